@@ -1,0 +1,32 @@
+"""Command-line plumbing shared by the entry points: user errors and help formatting."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad flag, missing file); printed as one line, no traceback."""
+
+
+def run_cli(main: Callable[[], int | None]) -> None:
+    """Run an entry point, turning UserError into ``error: ...`` on stderr and exit code 2."""
+    try:
+        code = main()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` only where there is a real default to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)

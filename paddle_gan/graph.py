@@ -1,0 +1,74 @@
+"""The pieces a model's Program set is made of: config, steps, and the set itself.
+
+A model is a handful of separate Programs (D step, G step, inference, ...) built against one
+startup Program. They never pass tensors to each other: they share parameters only by global
+name, through the Scope the Executor runs them in (see :mod:`paddle_gan.session`).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import paddle
+
+from paddle_gan.layers import Layers
+
+LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the Programs are built from; stored in checkpoints to rebuild them."""
+    kind: str
+    lr_d: float
+    lr_g: float
+    beta1: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Step:
+    """One Program, its parameter store, and the names it is fed and fetched by."""
+    program: paddle.static.Program
+    layers: Layers = field(default_factory=Layers)
+    feeds: list[str] = field(default_factory=list)
+    fetches: dict[str, paddle.pir.Value] = field(default_factory=dict)
+
+    def data(self, name: str, shape: list[int | None]) -> paddle.pir.Value:
+        """A float32 feed of this Program."""
+        self.feeds.append(name)
+        return paddle.static.data(name, shape, "float32")
+
+
+@dataclass
+class ModelPrograms:
+    """A model's Programs. ``steps`` maps a role (d_step, g_step, infer, ...) to its Step."""
+    config: ModelConfig
+    startup: paddle.static.Program
+    steps: dict[str, Step]
+    sample_latent: LatentSampler
+
+    def parameter_names(self) -> list[str]:
+        """Every parameter and BN statistic, once, whichever Programs use it."""
+        return sorted({n for s in self.steps.values() for n in s.layers.names})
+
+    def persistable_names(self) -> list[str]:
+        """Every persistable variable of every Program: parameters plus optimizer state."""
+        return sorted({v.name for s in self.steps.values() for v in s.program.list_vars()
+                       if v.persistable})
+
+
+@contextlib.contextmanager
+def new_step(startup: paddle.static.Program) -> Iterator[Step]:
+    """Build a Step's Program inside the block; initializers go to the shared startup."""
+    step = Step(paddle.static.Program())
+    with paddle.static.program_guard(step.program, startup):
+        yield step
+
+
+def adam(lr: float, beta1: float) -> paddle.optimizer.Adam:
+    return paddle.optimizer.Adam(learning_rate=lr, beta1=beta1, beta2=0.999, epsilon=1e-8)

@@ -1,0 +1,74 @@
+"""Device choice, and the Executor + Scope that run a model's Programs.
+
+The Scope is where "sharing by global name" happens: every Program that names ``D_fc1.w``
+reads and writes the one variable the Scope holds under that name. Each Session owns a fresh
+Scope instead of Paddle's process-wide global one, so two models (or two tests) in one process
+cannot see each other's weights; within a Session it plays exactly the global scope's role.
+"""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+
+from paddle_gan.cli import UserError
+from paddle_gan.graph import ModelPrograms, Step
+
+DEVICES = ("auto", "gpu", "cpu")
+
+
+def cuda_available() -> bool:
+    return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def select_place(device: str) -> paddle.CPUPlace | paddle.CUDAPlace:
+    """``auto``: the first GPU when Paddle is built with CUDA and one is visible, else the CPU."""
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    if device == "gpu" and not cuda_available():
+        why = ("this Paddle build has no CUDA support (install paddlepaddle-gpu)"
+               if not paddle.is_compiled_with_cuda() else "no GPU is visible")
+        raise UserError(f"--device gpu: {why}; use --device cpu or auto")
+    if device != "cpu" and cuda_available():
+        return paddle.CUDAPlace(0)
+    return paddle.CPUPlace()
+
+
+class Session:
+    """Runs a model's Programs on one device against one Scope."""
+
+    def __init__(self, programs: ModelPrograms, place: paddle.CPUPlace | paddle.CUDAPlace,
+                 seed: int):
+        self.programs = programs
+        self.place = place
+        self.scope = paddle.static.Scope()
+        self.executor = paddle.static.Executor(place)
+        paddle.seed(seed)  # the startup Program's initializers draw from Paddle's generator
+        self.executor.run(programs.startup, scope=self.scope)
+
+    def run(self, role: str, feed: dict[str, np.ndarray],
+            fetch: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """Run one Program; ``fetch`` names entries of its Step's fetches (none: no sync)."""
+        step: Step = self.programs.steps[role]
+        values = self.executor.run(step.program, feed=feed, scope=self.scope,
+                                   fetch_list=[step.fetches[name] for name in fetch])
+        return dict(zip(fetch, values))
+
+    def read(self, names: list[str]) -> dict[str, np.ndarray]:
+        """Copies of Scope variables, by global name."""
+        return {n: np.array(self._tensor(n), copy=True) for n in names}
+
+    def write(self, values: dict[str, np.ndarray]) -> None:
+        """Overwrite Scope variables in place; shapes and dtypes must match."""
+        for name, value in values.items():
+            tensor = self._tensor(name)
+            current = np.array(tensor)
+            if current.shape != value.shape or current.dtype != value.dtype:
+                raise ValueError(f"{name}: have {current.dtype}{list(current.shape)}, "
+                                 f"got {value.dtype}{list(value.shape)}")
+            tensor.set(value, self.place)
+
+    def _tensor(self, name: str):
+        var = self.scope.find_var(name)
+        if var is None:
+            raise KeyError(f"no variable {name!r} in this session's scope")
+        return var.get_tensor()

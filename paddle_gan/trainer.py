@@ -1,0 +1,170 @@
+"""The training loop shared by every model: alternate the D-step and G-step Programs.
+
+Config in, Programs built (by the caller), the Session runs them, results written to the
+output directory: ``config.json``, ``metrics.jsonl``, ``samples/step_*.png``,
+``checkpoints/`` and ``loss_curve.png``.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from paddle_gan import checkpoint, plots
+from paddle_gan.data import Batches
+from paddle_gan.cli import UserError
+from paddle_gan.grids import save_grid
+from paddle_gan.session import Session
+
+SAMPLE_GRID = 8  # fixed-noise grids are SAMPLE_GRID x SAMPLE_GRID
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How to train, as opposed to what (that is :class:`~paddle_gan.graph.ModelConfig`)."""
+    output: str
+    epochs: int
+    max_steps: int | None
+    batch_size: int
+    seed: int
+    log_every: int
+    sample_every: int
+    save_every: int
+    keep: int
+
+
+def prepare_output(output: Path, resume: bool) -> Path:
+    """Create the output directory; refuse to silently train over an earlier run."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".write-test-{id(output)}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"output directory {output} is not writable ({err.strerror}); "
+                        "choose another --output") from None
+    if not resume and (output / "checkpoints" / checkpoint.LATEST).exists():
+        raise UserError(f"{output} already holds a run; pass --resume to continue it "
+                        "or choose another --output")
+    return output
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> "_StopRequest":
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+class Trainer:
+    def __init__(self, session: Session, batches: Batches, run: RunConfig):
+        self.session = session
+        self.model = session.programs
+        self.batches = batches
+        self.run = run
+        self.output = Path(run.output)
+        self.ckpt_dir = self.output / "checkpoints"
+        self.rng = np.random.default_rng(run.seed)
+        self.step = 0
+        self.fixed_z = self.model.sample_latent(np.random.default_rng([run.seed, 1]),
+                                                SAMPLE_GRID * SAMPLE_GRID)
+        steps_per_epoch = len(batches)
+        limit = run.epochs * steps_per_epoch
+        self.total_steps = min(limit, run.max_steps) if run.max_steps else limit
+
+    def resume(self) -> None:
+        """Continue from the latest checkpoint in the output directory."""
+        ckpt = checkpoint.resolve(self.ckpt_dir)
+        state = checkpoint.restore(self.session, ckpt)
+        self.step = state["step"]
+        self.rng.bit_generator.state = state["rng"]
+        self._truncate_metrics()
+        print(f"resumed from {ckpt} at step {self.step}")
+
+    def _truncate_metrics(self) -> None:
+        """Drop log lines written after the checkpoint, so a resumed log has each step once."""
+        path = self.output / "metrics.jsonl"
+        if path.exists():
+            kept = [r for r in plots.read_metrics(path) if r["step"] <= self.step]
+            path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def train(self) -> Path:
+        """Run to ``total_steps``, or until SIGINT/SIGTERM; returns the last checkpoint."""
+        run = self.run
+        (self.output / "config.json").write_text(json.dumps(
+            {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
+        steps_per_epoch = len(self.batches)
+        bar = tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
+                   desc=self.model.config.kind, mininterval=0.5)
+        window_start, window_steps = time.perf_counter(), 0
+        with _StopRequest() as stop, open(self.output / "metrics.jsonl", "a") as log:
+            while self.step < self.total_steps and not stop.requested:
+                epoch, start = divmod(self.step, steps_per_epoch)
+                for real in self.batches.epoch(epoch, start):
+                    z = self.model.sample_latent(self.rng, run.batch_size)
+                    self.step += 1
+                    logging = self.step % run.log_every == 0 or self.step == self.total_steps
+                    d = self.session.run("d_step", {"real": real, "z": z},
+                                         ("d_loss",) if logging else ())
+                    g = self.session.run("g_step", {"z": z}, ("g_loss",) if logging else ())
+                    bar.update(1)
+                    window_steps += 1
+                    if logging:
+                        now = time.perf_counter()
+                        row = {"step": self.step, "epoch": epoch,
+                               "d_loss": float(d["d_loss"]), "g_loss": float(g["g_loss"]),
+                               "samples_per_s": window_steps * run.batch_size / (now - window_start)}
+                        log.write(json.dumps(row) + "\n")
+                        log.flush()
+                        bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
+                                        refresh=False)
+                        window_start, window_steps = now, 0
+                    if self.step % run.sample_every == 0:
+                        self.save_samples()
+                    if self.step % run.save_every == 0:
+                        self.save()
+                    if self.step >= self.total_steps or stop.requested:
+                        break
+        bar.close()
+        last = self.save()
+        self.save_samples()
+        if (self.output / "metrics.jsonl").stat().st_size:
+            plots.loss_curve(self.output / "metrics.jsonl", self.output / "loss_curve.png")
+        if stop.requested:
+            print(f"stopped at step {self.step}; checkpoint {last}\n"
+                  f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
+        return last
+
+    def save(self) -> Path:
+        """Checkpoint the current step (no-op if it is already the latest)."""
+        name = f"step_{self.step:06d}"
+        if (self.ckpt_dir / name / checkpoint.STATE_FILE).exists():
+            return self.ckpt_dir / name
+        epoch = self.step // len(self.batches)
+        return checkpoint.save(self.session, self.ckpt_dir,
+                               {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state},
+                               keep=self.run.keep)
+
+    def save_samples(self) -> Path:
+        images = self.session.run("infer", {"z": self.fixed_z}, ("images",))["images"]
+        return save_grid(images, self.output / "samples" / f"step_{self.step:06d}.png",
+                         SAMPLE_GRID, SAMPLE_GRID)

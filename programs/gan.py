@@ -1,0 +1,45 @@
+"""The article's MLP-GAN: startup, D-step, G-step and inference Programs sharing weights by name."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+
+from paddle_gan import losses
+from paddle_gan.graph import ModelConfig, ModelPrograms, adam, new_step
+from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
+
+# beta1 0.5 (as in DCGAN and InfoGAN), not Adam's 0.9: with 0.9 D won within a few hundred steps
+# in our 5-epoch MNIST runs (D loss 0.005, G loss 10, noise instead of digits); see BENCHMARKS.md.
+DEFAULTS = dict(lr_d=1e-3, lr_g=1e-3, beta1=0.5)
+
+
+def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
+    """z ~ U(-1, 1)^100."""
+    return rng.uniform(-1.0, 1.0, (n, MLP_Z_DIM)).astype(np.float32)
+
+
+def build(config: ModelConfig) -> ModelPrograms:
+    startup = paddle.static.Program()
+
+    with new_step(startup) as d_step:
+        real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, MLP_Z_DIM])
+        fake = mlp_generator(d_step.layers, z).detach()
+        real_logits = mlp_discriminator(d_step.layers, real)
+        fake_logits = mlp_discriminator(d_step.layers, fake)
+        d_loss = losses.d_loss(real_logits, fake_logits)
+        adam(config.lr_d, config.beta1).minimize(d_loss, parameters=d_step.layers.trainable("D_"))
+        d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits)
+
+    with new_step(startup) as g_step:
+        z = g_step.data("z", [None, MLP_Z_DIM])
+        fake = mlp_generator(g_step.layers, z)
+        g_loss = losses.g_loss(mlp_discriminator(g_step.layers, fake))
+        adam(config.lr_g, config.beta1).minimize(g_loss, parameters=g_step.layers.trainable("G_"))
+        g_step.fetches.update(g_loss=g_loss, fake=fake)
+
+    with new_step(startup) as infer:
+        z = infer.data("z", [None, MLP_Z_DIM])
+        infer.fetches.update(images=mlp_generator(infer.layers, z))
+
+    return ModelPrograms(config, startup, dict(d_step=d_step, g_step=g_step, infer=infer),
+                         sample_latent)

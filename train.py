@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Train a GAN on MNIST with separate static-graph Programs that share parameters by name."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from paddle_gan import checkpoint
+from paddle_gan.data import Batches, load_mnist
+from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.session import Session, select_place
+from paddle_gan.trainer import RunConfig, Trainer, prepare_output
+import programs
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--model", default="gan", choices=list(programs.MODELS),
+                   help="which model to train")
+    data = p.add_argument_group("data")
+    data.add_argument("--data-dir", default=None,
+                      help="directory with the MNIST IDX files (raw or .gz); default: "
+                           "$PADDLE_GAN_DATA, else ~/.cache/paddle/dataset/mnist (fetched on first use)")
+    data.add_argument("--no-verify", action="store_true",
+                      help="skip the SHA-256 and size check (for custom IDX files); "
+                           "magic numbers and lengths are still checked")
+    run = p.add_argument_group("run")
+    run.add_argument("--output", default=None, help="run directory (default: output/<model>)")
+    run.add_argument("--epochs", type=int, default=10, help="passes over the training set")
+    run.add_argument("--max-steps", type=int, default=None,
+                     help="stop after this many total iterations (one D + one G step each)")
+    run.add_argument("--batch-size", type=int, default=128, help="images per D step and per G step")
+    run.add_argument("--seed", type=int, default=0,
+                     help="seeds initialisation, data order and noise (CPU runs are reproducible)")
+    run.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"],
+                     help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from the latest checkpoint in --output")
+    opt = p.add_argument_group("optimiser (default: the model's own, e.g. 1e-3 for gan)")
+    opt.add_argument("--lr-d", type=float, default=None, help="Adam learning rate of D")
+    opt.add_argument("--lr-g", type=float, default=None, help="Adam learning rate of G")
+    opt.add_argument("--beta1", type=float, default=None, help="Adam beta1")
+    out = p.add_argument_group("logging and checkpoints")
+    out.add_argument("--log-every", type=int, default=50, help="steps between metrics lines")
+    out.add_argument("--sample-every", type=int, default=500,
+                     help="steps between fixed-noise sample grids")
+    out.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints")
+    out.add_argument("--keep", type=int, default=3, help="how many checkpoints to keep")
+    args = p.parse_args(argv)
+    for name in ("epochs", "log_every", "sample_every", "save_every", "keep"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.max_steps is not None and args.max_steps <= 0:
+        raise UserError(f"--max-steps must be positive, got {args.max_steps}")
+    if args.output is None:
+        args.output = os.path.join("output", args.model)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1)
+    model_config = programs.model_config(args.model, **overrides)
+    output = prepare_output(Path(args.output), args.resume)
+    if args.resume:
+        saved = checkpoint.read_state(checkpoint.resolve(output))["model"]
+        if saved["kind"] != model_config.kind:
+            raise UserError(f"{output} holds a {saved['kind']!r} run, not {args.model!r}; "
+                            f"pass --model {saved['kind']}")
+        model_config = programs.model_config(saved.pop("kind"), **saved)
+    place = select_place(args.device)
+    images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
+    batches = Batches(images, args.batch_size, args.seed)
+    run = RunConfig(output=str(output), epochs=args.epochs, max_steps=args.max_steps,
+                    batch_size=args.batch_size, seed=args.seed, log_every=args.log_every,
+                    sample_every=args.sample_every, save_every=args.save_every, keep=args.keep)
+    print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
+                                 **vars(run)}))
+    session = Session(programs.build(model_config), place, args.seed)
+    trainer = Trainer(session, batches, run)
+    if args.resume:
+        trainer.resume()
+    last = trainer.train()
+    print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
+
+
+if __name__ == "__main__":
+    run_cli(main)
