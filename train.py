@@ -70,7 +70,7 @@ def main() -> None:
         if saved["kind"] != model_config.kind:
             raise UserError(f"{output} holds a {saved['kind']!r} run, not {args.model!r}; "
                             f"pass --model {saved['kind']}")
-        model_config = programs.model_config(saved.pop("kind"), **saved)
+        model_config = programs.model_config_from(saved)
     place = select_place(args.device)
     images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
     batches = Batches(images, args.batch_size, args.seed)

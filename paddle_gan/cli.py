@@ -11,12 +11,16 @@ class UserError(Exception):
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run an entry point, turning UserError into ``error: ...`` on stderr and exit code 2."""
+    """Run an entry point; UserError (exit 2) and OSError (exit 1) print one ``error:`` line."""
     try:
         code = main()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # the environment's fault (permissions, disk full), not a bug
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

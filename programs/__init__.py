@@ -20,6 +20,12 @@ def model_config(kind: str, **overrides: float | None) -> ModelConfig:
     return ModelConfig(kind=kind, **values)
 
 
+def model_config_from(saved: dict) -> ModelConfig:
+    """The ModelConfig recorded in a checkpoint's state (``ModelConfig.to_dict``)."""
+    values = dict(saved)
+    return model_config(values.pop("kind"), **values)
+
+
 def build(config: ModelConfig) -> ModelPrograms:
     """Build a model's Programs under a fresh unique-name generator.
 

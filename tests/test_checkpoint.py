@@ -1,0 +1,74 @@
+"""Checkpoints hold every variable once under its global name and restore it exactly."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import programs
+from paddle_gan import checkpoint
+from paddle_gan.cli import UserError
+from paddle_gan.session import Session
+
+
+@pytest.fixture
+def trained():
+    """A GAN session after two real D+G iterations, so optimizer moments are non-zero."""
+    session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        z = session.programs.sample_latent(rng, 8)
+        session.run("d_step", {"real": rng.random((8, 784), dtype=np.float32), "z": z})
+        session.run("g_step", {"z": z})
+    return session
+
+
+def test_pdparams_holds_each_weight_once_by_global_name(trained, tmp_path):
+    ckpt = checkpoint.save(trained, tmp_path, {"step": 7, "epoch": 0, "rng": None})
+    params = paddle.load(str(ckpt / checkpoint.PARAMS_FILE), return_numpy=True)
+    assert set(params) == set(trained.programs.parameter_names())
+    shapes = [tuple(v.shape) for v in params.values()]
+    assert shapes.count((784, 256)) == 1 and shapes.count((100, 256)) == 1
+    opt = paddle.load(str(ckpt / checkpoint.OPT_FILE), return_numpy=True)
+    assert not set(opt) & set(params)
+    assert set(opt) | set(params) == set(trained.programs.persistable_names())
+    assert any(np.abs(v).sum() > 0 for n, v in opt.items() if "moment1" in n)
+
+
+def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
+    ckpt = checkpoint.save(trained, tmp_path, {"step": 3, "epoch": 0, "rng": None})
+    fresh = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), seed=99)
+    state = checkpoint.restore(fresh, ckpt)
+    assert state["step"] == 3 and state["model"]["kind"] == "gan"
+    names = trained.programs.persistable_names()
+    before, after = trained.read(names), fresh.read(names)
+    for n in names:
+        np.testing.assert_array_equal(before[n], after[n], err_msg=n)
+    z = trained.programs.sample_latent(np.random.default_rng(5), 4)
+    np.testing.assert_array_equal(trained.run("g_step", {"z": z}, ("g_loss",))["g_loss"],
+                                  fresh.run("g_step", {"z": z}, ("g_loss",))["g_loss"])
+
+
+def test_latest_pointer_keep_and_resolve(trained, tmp_path):
+    run = tmp_path / "run"
+    for step in (1, 2, 3, 4):
+        last = checkpoint.save(trained, run / "checkpoints", {"step": step, "epoch": 0, "rng": None},
+                               keep=2)
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == ["step_000003", "step_000004"]
+    assert not list((run / "checkpoints").glob(".tmp-*"))
+    assert checkpoint.resolve(run) == last
+    assert checkpoint.resolve(run / "checkpoints") == last
+    assert checkpoint.resolve(last) == last
+
+
+def test_corrupted_file_is_detected(trained, tmp_path):
+    ckpt = checkpoint.save(trained, tmp_path, {"step": 1, "epoch": 0, "rng": None})
+    path = ckpt / checkpoint.PARAMS_FILE
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(UserError, match="model.pdparams: missing or checksum mismatch"):
+        checkpoint.read_state(ckpt)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no checkpoint there"):
+        checkpoint.resolve(tmp_path)
