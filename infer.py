@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Generate sample grids from a checkpoint with the model's inference Program."""
+"""Generate sample grids from a checkpoint with the model's inference Program.
+
+Writes samples.png for every model; for InfoGAN also categorical.png (rows: c1 = 0..9,
+columns: different noise) and traverse_c2.png / traverse_c3.png (rows: c1, columns: the code
+swept from -2 to 2, everything else fixed).
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +15,7 @@ import numpy as np
 from paddle_gan import checkpoint
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.grids import save_grid
-from paddle_gan.session import Session, select_place
+from paddle_gan.session import select_place
 import programs
 
 RUNS_DIR = Path("output")
@@ -46,16 +51,16 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
-    ckpt = checkpoint.resolve(run_dir)
-    saved = checkpoint.read_state(ckpt)["model"]
-    model = programs.build(programs.model_config_from(saved))
-    session = Session(model, select_place(args.device), args.seed)
-    state = checkpoint.restore(session, ckpt)
+    session, state, ckpt = programs.restore_session(run_dir, select_place(args.device), args.seed)
+    model = session.programs
     output = Path(args.output) if args.output else ckpt.parent.parent / "infer"
-    z = model.sample_latent(np.random.default_rng(args.seed), args.rows * args.cols)
-    images = session.run("infer", {"z": z}, ("images",))["images"]
-    path = save_grid(images, output / "samples.png", args.rows, args.cols)
-    print(f"{model.config.kind} at step {state['step']} ({ckpt}): wrote {path}")
+    rng = np.random.default_rng(args.seed)
+    grids = {"samples": (lambda r: model.sample_latent(r, args.rows * args.cols), args.rows, args.cols),
+             **model.grids}
+    print(f"{model.config.kind} at step {state['step']} ({ckpt}):")
+    for name, (latents, rows, cols) in grids.items():
+        images = session.run("infer", {"z": latents(rng)}, ("images",))["images"]
+        print(f"  wrote {save_grid(images, output / f'{name}.png', rows, cols)}")
 
 
 if __name__ == "__main__":

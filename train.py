@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from pathlib import Path
 
 from paddle_gan import checkpoint
 from paddle_gan.data import Batches, load_mnist
+from paddle_gan.metrics import categorical_accuracy
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.session import Session, select_place
 from paddle_gan.trainer import RunConfig, Trainer, prepare_output
@@ -18,8 +20,8 @@ import programs
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--model", default="gan", choices=list(programs.MODELS),
-                   help="which model to train")
+    p.add_argument("--model", default="infogan", choices=list(programs.MODELS),
+                   help="infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN")
     data = p.add_argument_group("data")
     data.add_argument("--data-dir", default=None,
                       help="directory with the MNIST IDX files (raw or .gz); default: "
@@ -39,10 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
     run.add_argument("--resume", action="store_true",
                      help="continue from the latest checkpoint in --output")
-    opt = p.add_argument_group("optimiser (default: the model's own, e.g. 1e-3 for gan)")
-    opt.add_argument("--lr-d", type=float, default=None, help="Adam learning rate of D")
-    opt.add_argument("--lr-g", type=float, default=None, help="Adam learning rate of G")
-    opt.add_argument("--beta1", type=float, default=None, help="Adam beta1")
+    opt = p.add_argument_group("model and optimiser (default: the model's own, listed)")
+    opt.add_argument("--lr-d", type=float, default=None,
+                     help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
+    opt.add_argument("--lr-g", type=float, default=None,
+                     help="Adam learning rate of G, and of Q for infogan (infogan 1e-3, gan 1e-3)")
+    opt.add_argument("--beta1", type=float, default=None, help="Adam beta1 (0.5 for both)")
+    opt.add_argument("--lambda-cat", type=float, default=None,
+                     help="infogan: weight of the categorical code's L_I (1.0); 0 with "
+                          "--lambda-cont 0 gives the paper's plain-GAN baseline with an observer Q")
+    opt.add_argument("--lambda-cont", type=float, default=None,
+                     help="infogan: weight of the continuous codes' L_I (0.1)")
     out = p.add_argument_group("logging and checkpoints")
     out.add_argument("--log-every", type=int, default=50, help="steps between metrics lines")
     out.add_argument("--sample-every", type=int, default=500,
@@ -62,11 +71,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1)
+    overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
+                     lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont)
     model_config = programs.model_config(args.model, **overrides)
     output = prepare_output(Path(args.output), args.resume)
     if args.resume:
-        saved = checkpoint.read_state(checkpoint.resolve(output))["model"]
+        ckpt = checkpoint.resolve(output)
+        state = checkpoint.read_state(ckpt)
+        saved = state["model"]
         if saved["kind"] != model_config.kind:
             raise UserError(f"{output} holds a {saved['kind']!r} run, not {args.model!r}; "
                             f"pass --model {saved['kind']}")
@@ -80,9 +92,13 @@ def main() -> None:
     print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
                                  **vars(run)}))
     session = Session(programs.build(model_config), place, args.seed)
-    trainer = Trainer(session, batches, run)
+    evaluate = None
+    if "encode" in session.programs.steps:
+        test_images, test_labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)
+        evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
+    trainer = Trainer(session, batches, run, evaluate)
     if args.resume:
-        trainer.resume()
+        trainer.resume(ckpt, state)
     last = trainer.train()
     print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
 

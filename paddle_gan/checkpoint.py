@@ -109,9 +109,12 @@ def read_state(checkpoint: Path) -> dict:
     return state
 
 
-def restore(session: Session, checkpoint: Path) -> dict:
-    """Load a verified checkpoint into the session's Scope; return its state."""
-    state = read_state(checkpoint)
+def restore(session: Session, checkpoint: Path, state: dict | None = None) -> dict:
+    """Load a checkpoint into the session's Scope; return its state.
+
+    ``state`` is the checkpoint's :func:`read_state` if the caller already verified it.
+    """
+    state = state or read_state(checkpoint)
     expected = set(session.programs.persistable_names())
     values: dict[str, np.ndarray] = {}
     for name in (PARAMS_FILE, OPT_FILE):

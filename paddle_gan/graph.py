@@ -16,6 +16,7 @@ import paddle
 from paddle_gan.layers import Layers
 
 LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
+GridLatents = Callable[[np.random.Generator], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ModelConfig:
     lr_d: float
     lr_g: float
     beta1: float
+    lambda_cat: float | None = None   # InfoGAN only: weight of the categorical part of L_I
+    lambda_cont: float | None = None  # InfoGAN only: weight of the continuous part of L_I
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,11 +49,17 @@ class Step:
 
 @dataclass
 class ModelPrograms:
-    """A model's Programs. ``steps`` maps a role (d_step, g_step, infer, ...) to its Step."""
+    """A model's Programs. ``steps`` maps a role (d_step, g_step, infer, ...) to its Step.
+
+    ``logged`` names, per role, the fetches the trainer logs; ``grids`` are the extra latent
+    grids ``infer.py`` draws (name -> (rng -> z, rows, cols)).
+    """
     config: ModelConfig
     startup: paddle.static.Program
     steps: dict[str, Step]
     sample_latent: LatentSampler
+    logged: dict[str, tuple[str, ...]]
+    grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
 
     def parameter_names(self) -> list[str]:
         """Every parameter and BN statistic, once, whichever Programs use it."""
@@ -63,9 +72,13 @@ class ModelPrograms:
 
 
 @contextlib.contextmanager
-def new_step(startup: paddle.static.Program) -> Iterator[Step]:
-    """Build a Step's Program inside the block; initializers go to the shared startup."""
-    step = Step(paddle.static.Program())
+def new_step(startup: paddle.static.Program, training: bool = True,
+             update_stats: tuple[str, ...] = ()) -> Iterator[Step]:
+    """Build a Step's Program inside the block; initializers go to the shared startup.
+
+    ``training`` and ``update_stats`` set how batch norm behaves in it (see :class:`Layers`).
+    """
+    step = Step(paddle.static.Program(), Layers(training, update_stats))
     with paddle.static.program_guard(step.program, startup):
         yield step
 

@@ -23,11 +23,18 @@ Initializer = paddle.nn.initializer.Initializer
 class Layers:
     """Creates and caches one Program's named parameters; one instance per Program.
 
-    Names are ``<prefix><layer>.<w|b>``, with the prefix set by :meth:`prefix`, so a layer
-    helper takes one name and derives every parameter name from it.
+    Names are ``<prefix><layer>.<w|b|g|mean|var>``, with the prefix set by :meth:`prefix`, so
+    a layer helper takes one name and derives every parameter name from it.
+
+    Batch norm: with ``training=False`` it normalises with the running statistics (inference).
+    With ``training=True`` it normalises with batch statistics, and the running statistics of
+    networks whose prefix is in ``update_stats`` move; other networks' statistics are left alone,
+    so, e.g., the G step runs D in training mode without touching D's running averages.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, training: bool = True, update_stats: tuple[str, ...] = ()) -> None:
+        self.training = training
+        self.update_stats = update_stats
         self._values: dict[str, paddle.pir.Value] = {}
         self._by_prefix: dict[str, list[str]] = {}
         self._prefix: str | None = None
@@ -77,3 +84,36 @@ class Layers:
                            w_init or paddle.nn.initializer.XavierUniform())
         b = self.parameter(f"{name}.b", [size], paddle.nn.initializer.Constant(0.0))
         return F.linear(x, w, b)
+
+    def conv2d(self, name: str, x: paddle.pir.Value, filters: int, size: int, stride: int,
+               padding: int, w_init: Initializer) -> paddle.pir.Value:
+        """NCHW convolution with bias."""
+        w = self.parameter(f"{name}.w", [filters, x.shape[1], size, size], w_init)
+        b = self.parameter(f"{name}.b", [filters], paddle.nn.initializer.Constant(0.0))
+        return F.conv2d(x, w, b, stride=stride, padding=padding)
+
+    def conv2d_transpose(self, name: str, x: paddle.pir.Value, filters: int, size: int,
+                         stride: int, padding: int, w_init: Initializer) -> paddle.pir.Value:
+        """NCHW transposed convolution with bias (the weight is ``[in, out, k, k]``)."""
+        w = self.parameter(f"{name}.w", [x.shape[1], filters, size, size], w_init)
+        b = self.parameter(f"{name}.b", [filters], paddle.nn.initializer.Constant(0.0))
+        return F.conv2d_transpose(x, w, b, stride=stride, padding=padding)
+
+    def batch_norm(self, name: str, x: paddle.pir.Value, momentum: float = 0.9,
+                   epsilon: float = 1e-5) -> paddle.pir.Value:
+        """Batch norm over the channel axis (axis 1), with persistable running statistics.
+
+        ``paddle.static.nn.batch_norm`` rejects PIR values in Paddle 3.x; the functional op
+        with explicit running mean and variance works on both IRs.
+        """
+        const = paddle.nn.initializer.Constant
+        channels = x.shape[1]
+        gamma = self.parameter(f"{name}.g", [channels], const(1.0))
+        beta = self.parameter(f"{name}.b", [channels], const(0.0))
+        mean = self.parameter(f"{name}.mean", [channels], const(0.0), trainable=False)
+        var = self.parameter(f"{name}.var", [channels], const(1.0), trainable=False)
+        if self.training and self._prefix not in self.update_stats:
+            # F.batch_norm updates the statistics it is given in place: give it copies.
+            mean, var = paddle.assign(mean), paddle.assign(var)
+        return F.batch_norm(x, mean, var, gamma, beta, training=self.training,
+                            momentum=momentum, epsilon=epsilon)

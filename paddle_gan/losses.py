@@ -1,12 +1,18 @@
-"""Adversarial losses on logits.
+"""Losses: adversarial ones on logits, and InfoGAN's mutual-information term.
 
 The article wrote ``-log(D + 1e-8)`` on sigmoid outputs; the same objective on logits with
 Paddle's stable sigmoid cross-entropy does not saturate when D is confident.
 """
 from __future__ import annotations
 
+import math
+
 import paddle
 import paddle.nn.functional as F
+
+from paddle_gan import latent
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def _bce(logits: paddle.pir.Value, target: float) -> paddle.pir.Value:
@@ -21,3 +27,19 @@ def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value) -> padd
 def g_loss(fake_logits: paddle.pir.Value) -> paddle.pir.Value:
     """Non-saturating generator loss -E[log D(G(z))]."""
     return _bce(fake_logits, 1.0)
+
+
+def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value) -> tuple[paddle.pir.Value, paddle.pir.Value]:
+    """The two halves of -L_I for InfoGAN's codes, as batch means (nats).
+
+    ``q_out`` is Q's 14 outputs: 10 categorical logits, the means and the log-stds of c2, c3.
+    Returns (cross-entropy of c1, Gaussian negative log-likelihood of c2 and c3).
+    """
+    onehot, codes = z[:, latent.CAT], z[:, latent.CONT]
+    cat_logits = q_out[:, :latent.CATEGORIES]
+    mean = q_out[:, latent.CATEGORIES:latent.CATEGORIES + latent.CONTINUOUS]
+    log_std = q_out[:, latent.CATEGORIES + latent.CONTINUOUS:]
+    cat_nll = paddle.mean(-paddle.sum(onehot * F.log_softmax(cat_logits, axis=1), axis=1))
+    std_err = (codes - mean) * paddle.exp(-log_std)
+    cont_nll = paddle.mean(paddle.sum(0.5 * std_err * std_err + log_std + HALF_LOG_2PI, axis=1))
+    return cat_nll, cont_nll

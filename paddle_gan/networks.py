@@ -26,3 +26,41 @@ def mlp_discriminator(layers: Layers, x: paddle.pir.Value) -> paddle.pir.Value:
     with layers.prefix("D_"):
         h = F.relu(layers.linear("fc1", x, 256))
         return layers.linear("fc2", h, 1)
+
+
+def _normal() -> paddle.nn.initializer.Initializer:
+    """N(0, 0.02), the DCGAN/InfoGAN initialisation for conv and FC weights."""
+    return paddle.nn.initializer.Normal(0.0, 0.02)
+
+
+def infogan_generator(layers: Layers, z: paddle.pir.Value) -> paddle.pir.Value:
+    """InfoGAN paper, Table 1 (MNIST) G: z (74) -> images [N, 1, 28, 28] in [0, 1]."""
+    with layers.prefix("G_"):
+        h = F.relu(layers.batch_norm("bn1", layers.linear("fc1", z, 1024, _normal())))
+        h = F.relu(layers.batch_norm("bn2", layers.linear("fc2", h, 7 * 7 * 128, _normal())))
+        h = paddle.reshape(h, [-1, 128, 7, 7])
+        h = F.relu(layers.batch_norm("bn3", layers.conv2d_transpose("up1", h, 64, 4, 2, 1, _normal())))
+        return F.sigmoid(layers.conv2d_transpose("up2", h, 1, 4, 2, 1, _normal()))
+
+
+def infogan_trunk(layers: Layers, x: paddle.pir.Value) -> paddle.pir.Value:
+    """InfoGAN paper, Table 1 (MNIST) D body shared by D and Q: images -> features [N, 1024]."""
+    with layers.prefix("D_"):
+        h = paddle.reshape(x, [-1, 1, 28, 28])
+        h = F.leaky_relu(layers.conv2d("conv1", h, 64, 4, 2, 1, _normal()), 0.1)
+        h = F.leaky_relu(layers.batch_norm("bn2", layers.conv2d("conv2", h, 128, 4, 2, 1, _normal())), 0.1)
+        h = paddle.reshape(h, [-1, 128 * 7 * 7])
+        return F.leaky_relu(layers.batch_norm("bn3", layers.linear("fc3", h, 1024, _normal())), 0.1)
+
+
+def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
+    """D output: FC 1, a real/fake logit."""
+    with layers.prefix("D_"):
+        return layers.linear("out", h, 1, _normal())
+
+
+def infogan_q_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
+    """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds."""
+    with layers.prefix("Q_"):
+        h = F.leaky_relu(layers.batch_norm("bn1", layers.linear("fc1", h, 128, _normal())), 0.1)
+        return layers.linear("out", h, 14, _normal())

@@ -1,8 +1,17 @@
-"""Training curves drawn from a run's metrics.jsonl."""
+"""Training curves drawn from runs' metrics.jsonl.
+
+``python -m paddle_gan.plots li --runs RUN_DIR [RUN_DIR ...]`` draws the categorical L_I of
+several runs on one figure, e.g. InfoGAN against its ``--lambda-cat 0 --lambda-cont 0``
+baseline (the InfoGAN paper's Figure 1).
+"""
 from __future__ import annotations
 
+import argparse
 import json
+import math
 from pathlib import Path
+
+from paddle_gan.cli import HelpFormatter, UserError, run_cli
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -10,23 +19,64 @@ def read_metrics(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def loss_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
-    """D and G losses against step."""
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(metrics_path)
-    steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
-        ax.plot(steps, [r[key] for r in rows], label=label, linewidth=1)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats)")
     ax.grid(alpha=0.3)
+    return plt, fig, ax
+
+
+def _save(plt, fig, ax, out_path: str | Path) -> Path:
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
     return Path(out_path)
+
+
+def loss_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
+    """D and G losses against step."""
+    rows = read_metrics(metrics_path)
+    plt, fig, ax = _figure()
+    steps = [r["step"] for r in rows]
+    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
+        ax.plot(steps, [r[key] for r in rows], label=label, linewidth=1)
+    ax.set_ylabel("loss (nats)")
+    return _save(plt, fig, ax, out_path)
+
+
+def li_curves(runs: dict[str, str | Path], out_path: str | Path) -> Path:
+    """Categorical L_I = H(c1) - CE (nats) of each run against step, with the ln 10 ceiling."""
+    plt, fig, ax = _figure()
+    for label, metrics_path in runs.items():
+        rows = [r for r in read_metrics(metrics_path) if "li_cat" in r]
+        ax.plot([r["step"] for r in rows], [r["li_cat"] for r in rows], label=label, linewidth=1)
+    ax.axhline(math.log(10), color="gray", linestyle="--", linewidth=1, label="ln 10 = H(c1)")
+    ax.set_ylabel("L_I, categorical part (nats)")
+    return _save(plt, fig, ax, out_path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m paddle_gan.plots", description=__doc__,
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("curve", choices=["li"], help="which figure to draw")
+    parser.add_argument("--runs", nargs="+", required=True, help="InfoGAN run directories")
+    parser.add_argument("--output", default="li_curves.png", help="PNG file to write")
+    args = parser.parse_args()
+    runs = {}
+    for run in map(Path, args.runs):
+        metrics = run / "metrics.jsonl"
+        if not metrics.is_file():
+            raise UserError(f"{metrics}: not found; pass run directories written by train.py")
+        config = json.loads((run / "config.json").read_text())["model"]
+        runs[f"{run.name} (lambda_cat {config['lambda_cat']}, lambda_cont {config['lambda_cont']})"] = metrics
+    print(f"wrote {li_curves(runs, args.output)}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

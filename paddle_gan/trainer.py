@@ -1,8 +1,8 @@
 """The training loop shared by every model: alternate the D-step and G-step Programs.
 
 Config in, Programs built (by the caller), the Session runs them, results written to the
-output directory: ``config.json``, ``metrics.jsonl``, ``samples/step_*.png``,
-``checkpoints/`` and ``loss_curve.png``.
+output directory: ``config.json``, ``metrics.jsonl``, ``eval.jsonl``, ``samples/step_*.png``,
+``checkpoints/``, ``loss_curve.png`` and, for InfoGAN, ``li_curve.png``.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -76,11 +77,18 @@ class _StopRequest:
 
 
 class Trainer:
-    def __init__(self, session: Session, batches: Batches, run: RunConfig):
+    """Alternates D and G steps; logs the model's ``logged`` fetches every ``log_every`` steps.
+
+    ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``.
+    """
+
+    def __init__(self, session: Session, batches: Batches, run: RunConfig,
+                 evaluate: Callable[[Session], dict] | None = None):
         self.session = session
         self.model = session.programs
         self.batches = batches
         self.run = run
+        self.evaluate = evaluate
         self.output = Path(run.output)
         self.ckpt_dir = self.output / "checkpoints"
         self.rng = np.random.default_rng(run.seed)
@@ -91,10 +99,9 @@ class Trainer:
         limit = run.epochs * steps_per_epoch
         self.total_steps = min(limit, run.max_steps) if run.max_steps else limit
 
-    def resume(self) -> None:
-        """Continue from the latest checkpoint in the output directory."""
-        ckpt = checkpoint.resolve(self.ckpt_dir)
-        state = checkpoint.restore(self.session, ckpt)
+    def resume(self, ckpt: Path, state: dict) -> None:
+        """Continue from a checkpoint whose state (:func:`checkpoint.read_state`) is verified."""
+        checkpoint.restore(self.session, ckpt, state)
         self.step = state["step"]
         self.rng.bit_generator.state = state["rng"]
         self._truncate_metrics()
@@ -102,10 +109,10 @@ class Trainer:
 
     def _truncate_metrics(self) -> None:
         """Drop log lines written after the checkpoint, so a resumed log has each step once."""
-        path = self.output / "metrics.jsonl"
-        if path.exists():
-            kept = [r for r in plots.read_metrics(path) if r["step"] <= self.step]
-            path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        for path in (self.output / "metrics.jsonl", self.output / "eval.jsonl"):
+            if path.exists():
+                kept = [r for r in plots.read_metrics(path) if r["step"] <= self.step]
+                path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def train(self) -> Path:
         """Run to ``total_steps``, or until SIGINT/SIGTERM; returns the last checkpoint."""
@@ -113,6 +120,7 @@ class Trainer:
         (self.output / "config.json").write_text(json.dumps(
             {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
         steps_per_epoch = len(self.batches)
+        logged = self.model.logged
         bar = tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
                    desc=self.model.config.kind, mininterval=0.5)
         window_start, window_steps = time.perf_counter(), 0
@@ -124,19 +132,18 @@ class Trainer:
                     self.step += 1
                     logging = self.step % run.log_every == 0 or self.step == self.total_steps
                     d = self.session.run("d_step", {"real": real, "z": z},
-                                         ("d_loss",) if logging else ())
-                    g = self.session.run("g_step", {"z": z}, ("g_loss",) if logging else ())
+                                         logged["d_step"] if logging else ())
+                    g = self.session.run("g_step", {"z": z}, logged["g_step"] if logging else ())
                     bar.update(1)
                     window_steps += 1
                     if logging:
                         now = time.perf_counter()
-                        row = {"step": self.step, "epoch": epoch,
-                               "d_loss": float(d["d_loss"]), "g_loss": float(g["g_loss"]),
+                        values = {k: float(v) for k, v in {**d, **g}.items()}
+                        row = {"step": self.step, "epoch": epoch, **values,
                                "samples_per_s": window_steps * run.batch_size / (now - window_start)}
                         log.write(json.dumps(row) + "\n")
                         log.flush()
-                        bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
-                                        refresh=False)
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
                         window_start, window_steps = now, 0
                     if self.step % run.sample_every == 0:
                         self.save_samples()
@@ -147,8 +154,11 @@ class Trainer:
         bar.close()
         last = self.save()
         self.save_samples()
-        if (self.output / "metrics.jsonl").stat().st_size:
-            plots.loss_curve(self.output / "metrics.jsonl", self.output / "loss_curve.png")
+        metrics = self.output / "metrics.jsonl"
+        if metrics.stat().st_size:
+            plots.loss_curve(metrics, self.output / "loss_curve.png")
+            if "li_cat" in plots.read_metrics(metrics)[0]:
+                plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png")
         if stop.requested:
             print(f"stopped at step {self.step}; checkpoint {last}\n"
                   f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
@@ -160,9 +170,16 @@ class Trainer:
         if (self.ckpt_dir / name / checkpoint.STATE_FILE).exists():
             return self.ckpt_dir / name
         epoch = self.step // len(self.batches)
-        return checkpoint.save(self.session, self.ckpt_dir,
-                               {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state},
-                               keep=self.run.keep)
+        saved = checkpoint.save(self.session, self.ckpt_dir,
+                                {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state},
+                                keep=self.run.keep)
+        if self.evaluate is not None:
+            result = {"step": self.step, **self.evaluate(self.session)}
+            with open(self.output / "eval.jsonl", "a") as f:
+                f.write(json.dumps(result) + "\n")
+            tqdm.write(f"step {self.step}: " + ", ".join(
+                f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
+        return saved
 
     def save_samples(self) -> Path:
         images = self.session.run("infer", {"z": self.fixed_z}, ("images",))["images"]

@@ -1,14 +1,18 @@
 """One module per model, each building that model's set of Programs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import paddle
 from paddle.utils import unique_name
 
+from paddle_gan import checkpoint
 from paddle_gan.cli import UserError
 from paddle_gan.graph import ModelConfig, ModelPrograms
-from programs import gan
+from paddle_gan.session import Session
+from programs import gan, infogan
 
-MODELS = {"gan": gan}
+MODELS = {"infogan": infogan, "gan": gan}
 
 
 def model_config(kind: str, **overrides: float | None) -> ModelConfig:
@@ -16,7 +20,11 @@ def model_config(kind: str, **overrides: float | None) -> ModelConfig:
     if kind not in MODELS:
         raise UserError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
     values = dict(MODELS[kind].DEFAULTS)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key, value in overrides.items():
+        if value is not None and key not in values:
+            raise UserError(f"--{key.replace('_', '-')} does not apply to --model {kind}")
+        if value is not None:
+            values[key] = value
     return ModelConfig(kind=kind, **values)
 
 
@@ -35,3 +43,12 @@ def build(config: ModelConfig) -> ModelPrograms:
     paddle.enable_static()
     with unique_name.guard():
         return MODELS[config.kind].build(config)
+
+
+def restore_session(path: str | Path, place: paddle.CPUPlace | paddle.CUDAPlace,
+                    seed: int = 0) -> tuple[Session, dict, Path]:
+    """Rebuild the model a checkpoint was saved from and load it: (session, state, directory)."""
+    ckpt = checkpoint.resolve(path)
+    state = checkpoint.read_state(ckpt)
+    session = Session(build(model_config_from(state["model"])), place, seed)
+    return session, checkpoint.restore(session, ckpt, state), ckpt

@@ -37,9 +37,9 @@ def build(config: ModelConfig) -> ModelPrograms:
         adam(config.lr_g, config.beta1).minimize(g_loss, parameters=g_step.layers.trainable("G_"))
         g_step.fetches.update(g_loss=g_loss, fake=fake)
 
-    with new_step(startup) as infer:
+    with new_step(startup, training=False) as infer:
         z = infer.data("z", [None, MLP_Z_DIM])
         infer.fetches.update(images=mlp_generator(infer.layers, z))
 
     return ModelPrograms(config, startup, dict(d_step=d_step, g_step=g_step, infer=infer),
-                         sample_latent)
+                         sample_latent, logged=dict(d_step=("d_loss",), g_step=("g_loss",)))

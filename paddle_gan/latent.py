@@ -1,0 +1,41 @@
+"""InfoGAN's latent input on MNIST: 62 noise + a 10-way categorical code c1 + two continuous
+codes c2, c3 (the paper's Appendix C), and the latent batches behind the traversal grids."""
+from __future__ import annotations
+
+import numpy as np
+
+NOISE, CATEGORIES, CONTINUOUS = 62, 10, 2
+DIM = NOISE + CATEGORIES + CONTINUOUS  # 74
+CAT = slice(NOISE, NOISE + CATEGORIES)  # where c1's one-hot sits in z
+CONT = slice(NOISE + CATEGORIES, DIM)   # where c2, c3 sit in z
+
+
+def compose(noise: np.ndarray, c1: np.ndarray, cont: np.ndarray) -> np.ndarray:
+    """``[noise | one_hot(c1) | c2 c3]`` as float32 ``[n, 74]``."""
+    return np.concatenate([noise, np.eye(CATEGORIES)[c1], cont], axis=1).astype(np.float32)
+
+
+def sample(rng: np.random.Generator, n: int) -> np.ndarray:
+    """noise ~ U(-1, 1)^62, c1 ~ Cat(10) uniform, c2, c3 ~ U(-1, 1)."""
+    noise = rng.uniform(-1.0, 1.0, (n, NOISE))
+    c1 = rng.integers(0, CATEGORIES, n)
+    return compose(noise, c1, rng.uniform(-1.0, 1.0, (n, CONTINUOUS)))
+
+
+def categorical_grid(rng: np.random.Generator, cols: int = 10) -> np.ndarray:
+    """Row i has c1 = i; column j has its own noise and continuous codes, shared by all rows."""
+    noise = rng.uniform(-1.0, 1.0, (cols, NOISE))
+    cont = rng.uniform(-1.0, 1.0, (cols, CONTINUOUS))
+    rows = np.repeat(np.arange(CATEGORIES), cols)
+    return compose(np.tile(noise, (CATEGORIES, 1)), rows, np.tile(cont, (CATEGORIES, 1)))
+
+
+def traversal_grid(rng: np.random.Generator, code: int, cols: int = 10,
+                   span: float = 2.0) -> np.ndarray:
+    """Row i has c1 = i; columns sweep continuous code ``code`` (0: c2, 1: c3) from -span to
+    span, as in the paper's Figure 2; the noise is one draw for the whole grid and the other
+    continuous codes stay at 0, their mean."""
+    noise = np.tile(rng.uniform(-1.0, 1.0, (1, NOISE)), (CATEGORIES * cols, 1))
+    cont = np.zeros((CATEGORIES * cols, CONTINUOUS))
+    cont[:, code] = np.tile(np.linspace(-span, span, cols), CATEGORIES)
+    return compose(noise, np.repeat(np.arange(CATEGORIES), cols), cont)

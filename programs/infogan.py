@@ -1,0 +1,83 @@
+"""InfoGAN on MNIST (paper, Table 1): startup, D-step, G-step, inference and encode Programs.
+
+Who trains what: the D step minimises the adversarial loss plus lambda * (-L_I) on its fake
+batch over ``D_`` (so the shared trunk learns the codes, as in the official code); the G step
+minimises the non-saturating loss plus lambda * (-L_I) over ``G_`` and ``Q_``. A code whose
+lambda is 0 is still observed: Q learns it from detached trunk features, and none of its
+gradient reaches G or the trunk (the paper's baseline). Each step moves only the batch-norm
+statistics of the networks it trains; inference and encode use the running statistics.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import paddle
+import paddle.nn.functional as F
+
+from paddle_gan import latent, losses
+from paddle_gan.graph import ModelConfig, ModelPrograms, adam, new_step
+from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
+                                 infogan_q_head, infogan_trunk)
+
+DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1)
+LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
+
+
+def info_loss(layers, features, z, config: ModelConfig, observe: bool):
+    """lambda-weighted -L_I on ``features``; with ``observe``, codes with lambda 0 are added at
+    weight 1 through detached features. Returns (loss, cat_nll, cont_nll)."""
+    weights = (config.lambda_cat, config.lambda_cont)
+    loss, terms = 0.0, None
+    if any(w > 0 for w in weights):
+        terms = losses.info_nll(infogan_q_head(layers, features), z)
+        loss = sum(w * t for w, t in zip(weights, terms) if w > 0)
+    if observe and any(w == 0 for w in weights):
+        observed = losses.info_nll(infogan_q_head(layers, features.detach()), z)
+        loss = loss + sum(t for w, t in zip(weights, observed) if w == 0)
+        terms = terms or observed
+    return loss, *(terms or (None, None))
+
+
+def build(config: ModelConfig) -> ModelPrograms:
+    startup = paddle.static.Program()
+
+    with new_step(startup, update_stats=("D_",)) as d_step:
+        real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
+        fake = infogan_generator(d_step.layers, z).detach()
+        real_logits = infogan_d_head(d_step.layers, infogan_trunk(d_step.layers, real))
+        fake_features = infogan_trunk(d_step.layers, fake)
+        fake_logits = infogan_d_head(d_step.layers, fake_features)
+        info, _, _ = info_loss(d_step.layers, fake_features, z, config, observe=False)
+        d_loss = losses.d_loss(real_logits, fake_logits)
+        adam(config.lr_d, config.beta1).minimize(d_loss + info, parameters=d_step.layers.trainable("D_"))
+        d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits,
+                              fake=fake)
+
+    with new_step(startup, update_stats=("G_", "Q_")) as g_step:
+        z = g_step.data("z", [None, latent.DIM])
+        fake = infogan_generator(g_step.layers, z)
+        features = infogan_trunk(g_step.layers, fake)
+        g_loss = losses.g_loss(infogan_d_head(g_step.layers, features))
+        info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=True)
+        adam(config.lr_g, config.beta1).minimize(g_loss + info,
+                                                  parameters=g_step.layers.trainable("G_", "Q_"))
+        g_step.fetches.update(g_loss=g_loss, fake=fake, li_cat=LOG_CATEGORIES - cat_nll,
+                              cont_nll=cont_nll)
+
+    with new_step(startup, training=False) as infer:
+        infer.fetches.update(images=infogan_generator(infer.layers, infer.data("z", [None, latent.DIM])))
+
+    with new_step(startup, training=False) as encode:
+        q_out = infogan_q_head(encode.layers, infogan_trunk(encode.layers, encode.data("real", [None, IMAGE_PIXELS])))
+        encode.fetches.update(cat_probs=F.softmax(q_out[:, :latent.CATEGORIES], axis=1),
+                              cont_mean=q_out[:, latent.CATEGORIES:latent.CATEGORIES + latent.CONTINUOUS])
+
+    grids = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
+             "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
+             "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
+    return ModelPrograms(config, startup,
+                         dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
+                         latent.sample, logged=dict(d_step=("d_loss",),
+                                                    g_step=("g_loss", "li_cat", "cont_nll")),
+                         grids=grids)

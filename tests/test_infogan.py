@@ -1,0 +1,218 @@
+"""InfoGAN: Program shapes, sharing and BN-statistics isolation, L_I math, and the latent grids."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import paddle
+import pytest
+
+import programs
+from paddle_gan import latent, losses
+from paddle_gan.graph import new_step
+from paddle_gan.metrics import hungarian_accuracy
+from paddle_gan.networks import infogan_generator, infogan_trunk
+from paddle_gan.session import Session
+from programs.infogan import info_loss
+
+BATCH = 8
+
+
+@pytest.fixture(scope="module")
+def infogan():
+    return Session(programs.build(programs.model_config("infogan")), paddle.CPUPlace(), seed=3)
+
+
+def inputs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((BATCH, 784), dtype=np.float32), latent.sample(rng, BATCH)
+
+
+def test_every_program_output_has_its_shape(infogan):
+    real, z = inputs(0)
+    d = infogan.run("d_step", {"real": real, "z": z}, ("d_loss", "real_logits", "fake_logits"))
+    g = infogan.run("g_step", {"z": z}, ("g_loss", "fake", "li_cat", "cont_nll"))
+    i = infogan.run("infer", {"z": z}, ("images",))
+    e = infogan.run("encode", {"real": real}, ("cat_probs", "cont_mean"))
+    assert d["d_loss"].shape == () and d["real_logits"].shape == d["fake_logits"].shape == (BATCH, 1)
+    assert g["fake"].shape == i["images"].shape == (BATCH, 1, 28, 28)
+    assert g["li_cat"].shape == g["cont_nll"].shape == ()
+    assert -1e-5 <= g["li_cat"] <= math.log(10) + 1e-5
+    assert e["cat_probs"].shape == (BATCH, 10) and e["cont_mean"].shape == (BATCH, 2)
+    np.testing.assert_allclose(e["cat_probs"].sum(1), 1.0, rtol=1e-5)
+    assert 0 <= i["images"].min() and i["images"].max() <= 1
+
+
+def test_each_parameter_and_statistic_once_per_program(infogan):
+    names = infogan.programs.parameter_names()
+    stats = [n for n in names if n.endswith((".mean", ".var"))]
+    assert {n.split("_")[0] for n in stats} == {"G", "D", "Q"}
+    for role, step in infogan.programs.steps.items():
+        in_program = [p.name for p in step.program.global_block().all_parameters()]
+        assert len(in_program) == len(set(in_program)), role
+    saved = infogan.read(names)
+    assert sum(v.shape == (6272, 1024) for v in saved.values()) == 1  # D trunk FC
+    assert sum(v.shape == (1024, 6272) for v in saved.values()) == 1  # G FC 7x7x128
+
+
+def test_d_on_real_and_fake_share_weights(infogan):
+    """Feed the D step's own G(z) as its real batch: with shared weights (and identical batch
+    statistics) both branches must give the same logits. The D step never changes G."""
+    real, z = inputs(1)
+    fake = infogan.run("d_step", {"real": real, "z": z}, ("fake",))["fake"].reshape(BATCH, 784)
+    out = infogan.run("d_step", {"real": fake, "z": z}, ("real_logits", "fake_logits"))
+    np.testing.assert_allclose(out["real_logits"], out["fake_logits"], rtol=1e-5, atol=1e-6)
+    assert np.ptp(out["real_logits"]) > 0
+
+
+def test_steps_touch_only_their_own_parameters_and_statistics(infogan):
+    real, z = inputs(2)
+    names = infogan.programs.parameter_names()
+    by_net = {p: [n for n in names if n.startswith(p)] for p in ("G_", "D_", "Q_")}
+    before = infogan.read(names)
+    infogan.run("d_step", {"real": real, "z": z})
+    after_d = infogan.read(names)
+    infogan.run("g_step", {"z": z})
+    after_g = infogan.read(names)
+    infogan.run("infer", {"z": z})
+    infogan.run("encode", {"real": real})
+    after_eval = infogan.read(names)
+
+    def changed(a, b, prefix):
+        return {n for n in by_net[prefix] if not np.array_equal(a[n], b[n])}
+
+    assert not changed(before, after_d, "G_") and not changed(before, after_d, "Q_")
+    assert changed(before, after_d, "D_") == set(by_net["D_"])  # weights and D's BN statistics
+    assert not changed(after_d, after_g, "D_"), "the G step moved D (weights or BN statistics)"
+    assert changed(after_d, after_g, "G_") == set(by_net["G_"])
+    assert changed(after_d, after_g, "Q_") == set(by_net["Q_"])
+    assert all(np.array_equal(after_g[n], after_eval[n]) for n in names), \
+        "inference and encode must not move anything"
+
+
+def reference_generator(params: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+    """InfoGAN G in Paddle dygraph (nn layers, eval-mode BN) with the session's weights."""
+    import paddle.nn as nn
+
+    def bn(layer, name):
+        layer.weight.set_value(params[f"{name}.g"])
+        layer.bias.set_value(params[f"{name}.b"])
+        layer._mean.set_value(params[f"{name}.mean"])
+        layer._variance.set_value(params[f"{name}.var"])
+        return layer
+
+    def load(layer, name):
+        layer.weight.set_value(params[f"{name}.w"])
+        layer.bias.set_value(params[f"{name}.b"])
+        return layer
+
+    net = nn.Sequential(load(nn.Linear(74, 1024), "G_fc1"), bn(nn.BatchNorm1D(1024), "G_bn1"), nn.ReLU(),
+                        load(nn.Linear(1024, 6272), "G_fc2"), bn(nn.BatchNorm1D(6272), "G_bn2"), nn.ReLU(),
+                        nn.Unflatten(1, [128, 7, 7]),
+                        load(nn.Conv2DTranspose(128, 64, 4, 2, 1), "G_up1"),
+                        bn(nn.BatchNorm2D(64), "G_bn3"), nn.ReLU(),
+                        load(nn.Conv2DTranspose(64, 1, 4, 2, 1), "G_up2"), nn.Sigmoid())
+    net.eval()
+    return net(paddle.to_tensor(z)).numpy()
+
+
+def test_inference_program_matches_a_dygraph_generator_with_running_statistics(infogan):
+    real, z = inputs(3)
+    for _ in range(3):  # move the BN running statistics away from their initial 0 / 1
+        infogan.run("d_step", {"real": real, "z": z})
+        infogan.run("g_step", {"z": z})
+    params = infogan.read(infogan.programs.parameter_names())
+    assert not np.allclose(params["G_bn1.mean"], 0)
+    static = infogan.run("infer", {"z": z}, ("images",))["images"]
+    paddle.disable_static()
+    try:
+        expected = reference_generator(params, z)
+    finally:
+        paddle.enable_static()
+    np.testing.assert_allclose(static, expected, atol=1e-5)
+
+
+def numpy_info_nll(q_out: np.ndarray, z: np.ndarray) -> tuple[float, float]:
+    logits = q_out[:, :10]
+    log_probs = logits - logits.max(1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
+    cat = -log_probs[np.arange(len(z)), z[:, 62:72].argmax(1)].mean()
+    mean, log_std, c = q_out[:, 10:12], q_out[:, 12:14], z[:, 72:74]
+    # log N(c | mean, std) = -(c - mean)^2 / (2 std^2) - log std - log(2 pi) / 2
+    log_lik = -(c - mean) ** 2 / (2 * np.exp(2 * log_std)) - log_std - 0.5 * np.log(2 * np.pi)
+    return cat, -log_lik.sum(1).mean()
+
+
+def test_info_nll_matches_numpy():
+    rng = np.random.default_rng(4)
+    q_out = rng.normal(0, 1.5, (32, 14)).astype(np.float32)
+    z = latent.sample(rng, 32)
+    paddle.enable_static()
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        q = paddle.static.data("q", [None, 14], "float32")
+        zz = paddle.static.data("z", [None, 74], "float32")
+        cat, cont = losses.info_nll(q, zz)
+    got = paddle.static.Executor(paddle.CPUPlace()).run(main, feed={"q": q_out, "z": z},
+                                                        fetch_list=[cat, cont])
+    np.testing.assert_allclose(got, numpy_info_nll(q_out.astype(np.float64), z), rtol=1e-5)
+
+
+@pytest.mark.parametrize("lambdas", [(0.0, 0.0), (1.0, 0.1)])
+def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas):
+    config = programs.model_config("infogan", lambda_cat=lambdas[0], lambda_cont=lambdas[1])
+    paddle.enable_static()
+    startup = paddle.static.Program()
+    with new_step(startup, update_stats=("G_", "Q_")) as step:
+        z = step.data("z", [None, latent.DIM])
+        features = infogan_trunk(step.layers, infogan_generator(step.layers, z))
+        loss, _, _ = info_loss(step.layers, features, z, config, observe=True)
+        nets = {p: step.layers.trainable(p) for p in ("G_", "D_", "Q_")}
+        flat = [p for ps in nets.values() for p in ps]
+        grads = paddle.static.gradients([loss], flat)
+    exe, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
+    exe.run(startup, scope=scope)
+    fetch = [g for g in grads if g is not None]
+    values = iter(exe.run(step.program, feed={"z": latent.sample(np.random.default_rng(5), 16)},
+                          fetch_list=fetch, scope=scope))
+    largest = {p: 0.0 for p in nets}
+    for grad, param in zip(grads, flat):
+        if grad is not None:
+            net = param.name[:2]
+            largest[net] = max(largest[net], float(np.abs(next(values)).max()))
+    assert largest["Q_"] > 0, "Q must learn the codes in both settings"
+    if lambdas == (0.0, 0.0):
+        assert largest["G_"] == 0 and largest["D_"] == 0
+    else:
+        assert largest["G_"] > 0 and largest["D_"] > 0
+
+
+def test_categorical_grid_rows_vary_c1_only():
+    z = latent.categorical_grid(np.random.default_rng(0), cols=7).reshape(10, 7, latent.DIM)
+    np.testing.assert_array_equal(z[:, :, latent.CAT].argmax(-1), np.repeat(np.arange(10)[:, None], 7, 1))
+    for part in (slice(0, latent.NOISE), latent.CONT):  # noise and codes: same down each column
+        assert np.all(z[:, :, part] == z[:1, :, part])
+        assert not np.all(z[:, :, part] == z[:, :1, part])  # ... and differ across columns
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_traversal_grid_rows_vary_c1_columns_vary_the_swept_code_only(code):
+    z = latent.traversal_grid(np.random.default_rng(1), code=code).reshape(10, 10, latent.DIM)
+    np.testing.assert_array_equal(z[:, :, latent.CAT].argmax(-1), np.repeat(np.arange(10)[:, None], 10, 1))
+    swept = z[:, :, latent.NOISE + latent.CATEGORIES + code]
+    np.testing.assert_allclose(swept, np.tile(np.linspace(-2, 2, 10), (10, 1)))
+    other = z[:, :, latent.NOISE + latent.CATEGORIES + (1 - code)]
+    assert np.all(other == other[0, 0])
+    assert np.all(z[:, :, :latent.NOISE] == z[0, 0, :latent.NOISE])
+
+
+def test_hungarian_accuracy_on_a_hand_made_confusion():
+    labels = np.repeat(np.arange(10), 10)
+    permutation = np.array([3, 0, 7, 2, 6, 5, 1, 4, 8, 9])  # code permutation[d] means digit d
+    pred = permutation[labels]
+    accuracy, mapping = hungarian_accuracy(pred, labels)
+    assert accuracy == 1.0 and all(mapping[permutation[d]] == d for d in range(10))
+    pred = pred.copy()
+    pred[labels == 4] = permutation[9]  # digit 4 merged into 9's code: 10 of 100 lost
+    accuracy, _ = hungarian_accuracy(pred, labels)
+    assert accuracy == pytest.approx(0.9)
