@@ -16,8 +16,10 @@ SMOKE = ["--model", "gan", "--no-verify", "--log-every", "5", "--sample-every", 
 
 
 def cli(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    """Run an entry point (``train.py``) or, after ``-m``, a module, from the project root."""
+    command = [script, *args] if script == "-m" else [str(ROOT / script), *args]
+    return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -106,3 +108,33 @@ def test_bad_input_gives_one_line_errors(tmp_path, mnist_dir):
     if not paddle.is_compiled_with_cuda():
         one_line_error(cli("train.py", *SMOKE, "--data-dir", str(mnist_dir), "--device", "gpu",
                            "--output", str(tmp_path / "o4")), 2, "no CUDA support")
+
+
+def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
+    """The headline path on synthetic data: train (and a lambda = 0 baseline), infer, evaluate."""
+    common = ["--model", "infogan", "--no-verify", "--data-dir", str(mnist_dir), "--batch-size",
+              "16", "--max-steps", "6", "--log-every", "2", "--sample-every", "3", "--save-every", "3"]
+    run, base = tmp_path / "infogan", tmp_path / "baseline"
+    ok(cli("train.py", *common, "--output", str(run)))
+    ok(cli("train.py", *common, "--output", str(base), "--lambda-cat", "0", "--lambda-cont", "0"))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4, 6] and all("li_cat" in r for r in rows)
+    evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == [3, 6] and all(0 <= e["cat_accuracy"] <= 1 for e in evals)
+    assert (run / "li_curve.png").is_file() and (run / "loss_curve.png").is_file()
+
+    infer = ok(cli("infer.py", "--checkpoint", str(run), "--seed", "1"))
+    for name in ("samples", "categorical", "traverse_c2", "traverse_c3"):
+        assert (run / "infer" / f"{name}.png").is_file(), name
+    assert "categorical.png" in infer.stdout
+
+    evaluated = ok(cli("-m", "paddle_gan.evaluate", "--checkpoint", str(run), "--json",
+                       "--no-verify", "--data-dir", str(mnist_dir)))
+    result = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert result["model"] == "infogan" and result["step"] == 6
+    assert result["cat_accuracy"] == pytest.approx(evals[-1]["cat_accuracy"])
+    assert sorted(result["cat_mapping"].values()) == list(range(10))
+
+    figure = tmp_path / "li.png"
+    ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))
+    assert figure.is_file()
