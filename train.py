@@ -8,20 +8,24 @@ import json
 import os
 from pathlib import Path
 
-from paddle_gan import checkpoint
-from paddle_gan.data import Batches, load_mnist
-from paddle_gan.metrics import categorical_accuracy
+from paddle_gan import checkpoint, rundir
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.data import Batches, load_mnist
+from paddle_gan.graph import ModelConfig
+from paddle_gan.metrics import categorical_accuracy
 from paddle_gan.session import Session, select_place
-from paddle_gan.trainer import RunConfig, Trainer, prepare_output
+from paddle_gan.trainer import RunConfig, Trainer
 import programs
+
+DEFAULT_MODEL, DEFAULT_BATCH = "infogan", 128
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--model", default="infogan", choices=list(programs.MODELS),
-                   help="infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN")
+    p.add_argument("--model", default=None, choices=list(programs.MODELS),
+                   help=f"infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN "
+                        f"(default: {DEFAULT_MODEL}; on --resume, the run's)")
     data = p.add_argument_group("data")
     data.add_argument("--data-dir", default=None,
                       help="directory with the MNIST IDX files (raw or .gz); default: "
@@ -34,13 +38,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--epochs", type=int, default=10, help="passes over the training set")
     run.add_argument("--max-steps", type=int, default=None,
                      help="stop after this many total iterations (one D + one G step each)")
-    run.add_argument("--batch-size", type=int, default=128, help="images per D step and per G step")
-    run.add_argument("--seed", type=int, default=0,
-                     help="seeds initialisation, data order and noise (CPU runs are reproducible)")
+    run.add_argument("--batch-size", type=int, default=None,
+                     help=f"images per D step and per G step (default: {DEFAULT_BATCH}; "
+                          "on --resume, the run's)")
+    run.add_argument("--seed", type=int, default=None,
+                     help="seeds initialisation, data order and noise; CPU runs are reproducible "
+                          "(default: 0; on --resume, the run's)")
     run.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"],
                      help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
     run.add_argument("--resume", action="store_true",
-                     help="continue from the latest checkpoint in --output")
+                     help="continue from the newest intact checkpoint in --output, exactly as if "
+                          "never stopped; model, batch size and seed are the run's")
     opt = p.add_argument_group("model and optimiser (default: the model's own, listed)")
     opt.add_argument("--lr-d", type=float, default=None,
                      help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
@@ -65,42 +73,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.max_steps is not None and args.max_steps <= 0:
         raise UserError(f"--max-steps must be positive, got {args.max_steps}")
     if args.output is None:
-        args.output = os.path.join("output", args.model)
+        args.output = os.path.join("output", args.model or DEFAULT_MODEL)
     return args
+
+
+def resumed_settings(args: argparse.Namespace, state: dict,
+                     overrides: dict[str, float | None]) -> tuple[ModelConfig, int, int]:
+    """The run's model config, batch size and seed; a flag that contradicts them is an error,
+    since resuming is only exact with the settings the run was started with."""
+    saved_model, saved_run = state["model"], state["run"]
+    given = {"model": (args.model, saved_model["kind"]),
+             "batch-size": (args.batch_size, saved_run["batch_size"]),
+             "seed": (args.seed, saved_run["seed"]),
+             **{k.replace("_", "-"): (v, saved_model[k]) for k, v in overrides.items()}}
+    for flag, (value, saved) in given.items():
+        if value is not None and value != saved:
+            raise UserError(f"--{flag} {value} differs from the run's {saved}; "
+                            f"drop --{flag} to resume (or start a new run in another --output)")
+    return programs.model_config_from(saved_model), saved_run["batch_size"], saved_run["seed"]
 
 
 def main() -> None:
     args = parse_args()
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
                      lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont)
-    model_config = programs.model_config(args.model, **overrides)
-    output = prepare_output(Path(args.output), args.resume)
-    if args.resume:
-        ckpt = checkpoint.resolve(output)
-        state = checkpoint.read_state(ckpt)
-        saved = state["model"]
-        if saved["kind"] != model_config.kind:
-            raise UserError(f"{output} holds a {saved['kind']!r} run, not {args.model!r}; "
-                            f"pass --model {saved['kind']}")
-        model_config = programs.model_config_from(saved)
-    place = select_place(args.device)
-    images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
-    batches = Batches(images, args.batch_size, args.seed)
-    run = RunConfig(output=str(output), epochs=args.epochs, max_steps=args.max_steps,
-                    batch_size=args.batch_size, seed=args.seed, log_every=args.log_every,
-                    sample_every=args.sample_every, save_every=args.save_every, keep=args.keep)
-    print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
-                                 **vars(run)}))
-    session = Session(programs.build(model_config), place, args.seed)
-    evaluate = None
-    if "encode" in session.programs.steps:
-        test_images, test_labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)
-        evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
-    trainer = Trainer(session, batches, run, evaluate)
-    if args.resume:
-        trainer.resume(ckpt, state)
-    last = trainer.train()
-    print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
+    with rundir.claim(Path(args.output), args.resume) as output:
+        if args.resume:
+            ckpt, state = checkpoint.find(output)
+            model_config, batch_size, seed = resumed_settings(args, state, overrides)
+        else:
+            model_config = programs.model_config(args.model or DEFAULT_MODEL, **overrides)
+            batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
+            seed = 0 if args.seed is None else args.seed
+        place = select_place(args.device)
+        images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
+        batches = Batches(images, batch_size, seed)
+        run = RunConfig(output=str(output), epochs=args.epochs, max_steps=args.max_steps,
+                        batch_size=batch_size, seed=seed, log_every=args.log_every,
+                        sample_every=args.sample_every, save_every=args.save_every, keep=args.keep)
+        print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
+                                     **vars(run)}))
+        session = Session(programs.build(model_config), place, seed)
+        evaluate = None
+        if "encode" in session.programs.steps:
+            test_images, test_labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)
+            evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
+        trainer = Trainer(session, batches, run, evaluate)
+        if args.resume:
+            trainer.resume(ckpt, state)
+        last = trainer.train()
+        print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Layout of ``<output>/checkpoints/``::
 
 A checkpoint is written into a temporary directory and renamed into place, and ``latest`` is
 replaced only after that, so a crash mid-write leaves the previous checkpoint as ``latest``.
+Loading verifies the SHA-256 of every file and falls back past a corrupted checkpoint.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from paddle_gan.session import Session
 
 FORMAT = 1
 PARAMS_FILE, OPT_FILE, STATE_FILE, LATEST = "model.pdparams", "model.pdopt", "state.json", "latest"
+TMP_PREFIX = ".tmp-"
 
 
 def _sha256(path: Path) -> str:
@@ -51,18 +54,30 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class NonFiniteState(UserError):
+    """Parameters or optimizer state hold NaN or Inf: never saved over a good checkpoint."""
+
+
 def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
-    """Write a checkpoint for ``state["step"]`` under ``directory``; keep the newest ``keep``."""
+    """Write a checkpoint for ``state["step"]`` under ``directory``; keep the newest ``keep``.
+
+    Raises NonFiniteState, writing nothing, if any variable holds NaN or Inf.
+    """
+    params = session.programs.parameter_names()
+    others = [n for n in session.programs.persistable_names() if n not in set(params)]
+    values = session.read(params), session.read(others)
+    bad = [n for group in values for n, v in group.items() if not np.isfinite(v).all()]
+    if bad:
+        raise NonFiniteState(f"non-finite values in {', '.join(bad[:3])} at step {state['step']}; "
+                             "not saved, the previous checkpoint stays the latest")
     directory.mkdir(parents=True, exist_ok=True)
     name = f"step_{state['step']:06d}"
-    final, tmp = directory / name, directory / f".tmp-{name}-{os.getpid()}"
+    final, tmp = directory / name, directory / f"{TMP_PREFIX}{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        params = session.programs.parameter_names()
-        others = [n for n in session.programs.persistable_names() if n not in set(params)]
-        paddle.save(session.read(params), str(tmp / PARAMS_FILE))
-        paddle.save(session.read(others), str(tmp / OPT_FILE))
+        paddle.save(values[0], str(tmp / PARAMS_FILE))
+        paddle.save(values[1], str(tmp / OPT_FILE))
         files = {f: _sha256(tmp / f) for f in (PARAMS_FILE, OPT_FILE)}
         full_state = dict(state, format=FORMAT, model=session.programs.config.to_dict(),
                           files=files, paddle_version=paddle.__version__)
@@ -77,21 +92,56 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _write_text_atomic(directory / LATEST, name + "\n")
-    for old in sorted(directory.glob("step_*"))[:-keep] if keep > 0 else []:
+    for old in _step_dirs(directory)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def resolve(path: str | os.PathLike) -> Path:
-    """A checkpoint directory from itself, a checkpoints directory, or a run's output directory."""
+def _step_dirs(directory: Path) -> list[Path]:
+    """``step_*`` directories, oldest first (by number: step_1000000 sorts after step_999999)."""
+    steps = [p for p in directory.glob("step_*") if p.name[5:].isdigit()]
+    return sorted(steps, key=lambda p: int(p.name[5:]))
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete half-written checkpoints left by a killed writer (call while holding the run lock)."""
+    for tmp in directory.glob(f"{TMP_PREFIX}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _candidates(path: Path) -> list[Path]:
+    """Checkpoint directories ``path`` may mean, newest first."""
+    if (path / STATE_FILE).is_file() or path.name.startswith("step_"):
+        return [path]
+    for directory in (path, path / "checkpoints"):
+        steps = _step_dirs(directory)[::-1]
+        if steps or (directory / LATEST).is_file():
+            return steps
+    return []
+
+
+def find(path: str | os.PathLike) -> tuple[Path, dict]:
+    """The newest intact checkpoint at ``path`` and its verified state.
+
+    ``path`` is one ``step_*`` directory, a checkpoints directory or a run's output directory.
+    In a directory, a corrupted or incomplete checkpoint is reported on stderr and skipped in
+    favour of the previous one; a UserError says so if none is intact.
+    """
     path = Path(path).expanduser()
-    for candidate in (path, path / "checkpoints"):
-        if (candidate / STATE_FILE).is_file():
-            return candidate
-        if (candidate / LATEST).is_file():
-            return candidate / (candidate / LATEST).read_text().strip()
-    raise UserError(f"{path}: no checkpoint there (expected {STATE_FILE}, a '{LATEST}' pointer, "
-                    f"or a checkpoints/ directory); pass a run's --output or a step_* directory")
+    candidates = _candidates(path)
+    if not candidates:
+        raise UserError(f"{path}: no checkpoint there (expected {STATE_FILE} or a checkpoints/ "
+                        "directory); pass a run's --output or a step_* directory")
+    problems = []
+    for candidate in candidates:
+        try:
+            return candidate, read_state(candidate)
+        except UserError as err:
+            problems.append(str(err))
+            if len(candidates) > 1:
+                print(f"warning: skipping checkpoint: {err}", file=sys.stderr)
+    raise UserError(f"{path}: no intact checkpoint ({problems[0]})" if len(problems) > 1
+                    else problems[0])
 
 
 def read_state(checkpoint: Path) -> dict:
@@ -109,12 +159,11 @@ def read_state(checkpoint: Path) -> dict:
     return state
 
 
-def restore(session: Session, checkpoint: Path, state: dict | None = None) -> dict:
-    """Load a checkpoint into the session's Scope; return its state.
-
-    ``state`` is the checkpoint's :func:`read_state` if the caller already verified it.
-    """
-    state = state or read_state(checkpoint)
+def restore(session: Session, checkpoint: Path, state: dict) -> None:
+    """Load a checkpoint whose ``state`` :func:`find` verified into the session's Scope."""
+    if state["model"]["kind"] != session.programs.config.kind:
+        raise UserError(f"{checkpoint}: a {state['model']['kind']!r} checkpoint, "
+                        f"not {session.programs.config.kind!r}")
     expected = set(session.programs.persistable_names())
     values: dict[str, np.ndarray] = {}
     for name in (PARAMS_FILE, OPT_FILE):
@@ -127,4 +176,3 @@ def restore(session: Session, checkpoint: Path, state: dict | None = None) -> di
         session.write(values)
     except ValueError as err:
         raise UserError(f"{checkpoint}: {err}; the checkpoint is from a different architecture") from None
-    return state

@@ -40,22 +40,6 @@ class RunConfig:
     keep: int
 
 
-def prepare_output(output: Path, resume: bool) -> Path:
-    """Create the output directory; refuse to silently train over an earlier run."""
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        probe = output / f".write-test-{id(output)}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise UserError(f"output directory {output} is not writable ({err.strerror}); "
-                        "choose another --output") from None
-    if not resume and (output / "checkpoints" / checkpoint.LATEST).exists():
-        raise UserError(f"{output} already holds a run; pass --resume to continue it "
-                        "or choose another --output")
-    return output
-
-
 class _StopRequest:
     """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT aborts."""
 
@@ -100,7 +84,7 @@ class Trainer:
         self.total_steps = min(limit, run.max_steps) if run.max_steps else limit
 
     def resume(self, ckpt: Path, state: dict) -> None:
-        """Continue from a checkpoint whose state (:func:`checkpoint.read_state`) is verified."""
+        """Continue from a checkpoint and its state, as :func:`checkpoint.find` returned them."""
         checkpoint.restore(self.session, ckpt, state)
         self.step = state["step"]
         self.rng.bit_generator.state = state["rng"]
@@ -139,6 +123,7 @@ class Trainer:
                     if logging:
                         now = time.perf_counter()
                         values = {k: float(v) for k, v in {**d, **g}.items()}
+                        self._check_finite(values)
                         row = {"step": self.step, "epoch": epoch, **values,
                                "samples_per_s": window_steps * run.batch_size / (now - window_start)}
                         log.write(json.dumps(row) + "\n")
@@ -164,15 +149,25 @@ class Trainer:
                   f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
         return last
 
+    def _check_finite(self, values: dict[str, float]) -> None:
+        """Stop on a NaN/Inf loss; the last checkpoint, saved while finite, stays the latest."""
+        bad = {k: v for k, v in values.items() if not np.isfinite(v)}
+        if bad:
+            name, value = next(iter(bad.items()))
+            latest = self.ckpt_dir / checkpoint.LATEST
+            last = latest.read_text().strip() if latest.exists() else "none yet"
+            raise UserError(f"non-finite {name} ({value}) at step {self.step}; training stopped, "
+                            f"last good checkpoint: {last} (try a lower learning rate)")
+
     def save(self) -> Path:
         """Checkpoint the current step (no-op if it is already the latest)."""
         name = f"step_{self.step:06d}"
         if (self.ckpt_dir / name / checkpoint.STATE_FILE).exists():
             return self.ckpt_dir / name
         epoch = self.step // len(self.batches)
-        saved = checkpoint.save(self.session, self.ckpt_dir,
-                                {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state},
-                                keep=self.run.keep)
+        state = {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state,
+                 "run": asdict(self.run)}
+        saved = checkpoint.save(self.session, self.ckpt_dir, state, keep=self.run.keep)
         if self.evaluate is not None:
             result = {"step": self.step, **self.evaluate(self.session)}
             with open(self.output / "eval.jsonl", "a") as f:

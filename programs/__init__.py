@@ -48,7 +48,7 @@ def build(config: ModelConfig) -> ModelPrograms:
 def restore_session(path: str | Path, place: paddle.CPUPlace | paddle.CUDAPlace,
                     seed: int = 0) -> tuple[Session, dict, Path]:
     """Rebuild the model a checkpoint was saved from and load it: (session, state, directory)."""
-    ckpt = checkpoint.resolve(path)
-    state = checkpoint.read_state(ckpt)
+    ckpt, state = checkpoint.find(path)
     session = Session(build(model_config_from(state["model"])), place, seed)
-    return session, checkpoint.restore(session, ckpt, state), ckpt
+    checkpoint.restore(session, ckpt, state)
+    return session, state, ckpt

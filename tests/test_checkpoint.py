@@ -38,8 +38,9 @@ def test_pdparams_holds_each_weight_once_by_global_name(trained, tmp_path):
 def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
     ckpt = checkpoint.save(trained, tmp_path, {"step": 3, "epoch": 0, "rng": None})
     fresh = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), seed=99)
-    state = checkpoint.restore(fresh, ckpt)
-    assert state["step"] == 3 and state["model"]["kind"] == "gan"
+    found, state = checkpoint.find(ckpt)
+    assert found == ckpt and state["step"] == 3 and state["model"]["kind"] == "gan"
+    checkpoint.restore(fresh, ckpt, state)
     names = trained.programs.persistable_names()
     before, after = trained.read(names), fresh.read(names)
     for n in names:
@@ -49,16 +50,16 @@ def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
                                   fresh.run("g_step", {"z": z}, ("g_loss",))["g_loss"])
 
 
-def test_latest_pointer_keep_and_resolve(trained, tmp_path):
+def test_latest_pointer_keep_and_find(trained, tmp_path):
     run = tmp_path / "run"
     for step in (1, 2, 3, 4):
         last = checkpoint.save(trained, run / "checkpoints", {"step": step, "epoch": 0, "rng": None},
                                keep=2)
     assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == ["step_000003", "step_000004"]
     assert not list((run / "checkpoints").glob(".tmp-*"))
-    assert checkpoint.resolve(run) == last
-    assert checkpoint.resolve(run / "checkpoints") == last
-    assert checkpoint.resolve(last) == last
+    assert (run / "checkpoints" / checkpoint.LATEST).read_text().strip() == last.name
+    for path in (run, run / "checkpoints", last):
+        assert checkpoint.find(path)[0] == last
 
 
 def test_corrupted_file_is_detected(trained, tmp_path):
@@ -66,9 +67,9 @@ def test_corrupted_file_is_detected(trained, tmp_path):
     path = ckpt / checkpoint.PARAMS_FILE
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(UserError, match="model.pdparams: missing or checksum mismatch"):
-        checkpoint.read_state(ckpt)
+        checkpoint.find(ckpt)
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no checkpoint there"):
-        checkpoint.resolve(tmp_path)
+        checkpoint.find(tmp_path)
