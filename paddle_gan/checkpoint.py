@@ -162,7 +162,7 @@ def read_state(checkpoint: Path) -> dict:
 def restore(session: Session, checkpoint: Path, state: dict) -> None:
     """Load a checkpoint whose ``state`` :func:`find` verified into the session's Scope."""
     if state["model"]["kind"] != session.programs.config.kind:
-        raise UserError(f"{checkpoint}: a {state['model']['kind']!r} checkpoint, "
+        raise UserError(f"{checkpoint}: checkpoint of model {state['model']['kind']!r}, "
                         f"not {session.programs.config.kind!r}")
     expected = set(session.programs.persistable_names())
     values: dict[str, np.ndarray] = {}

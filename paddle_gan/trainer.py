@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, TextIO
 
 import numpy as np
 from tqdm import tqdm
@@ -103,40 +103,23 @@ class Trainer:
         run = self.run
         (self.output / "config.json").write_text(json.dumps(
             {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
-        steps_per_epoch = len(self.batches)
-        logged = self.model.logged
-        bar = tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
-                   desc=self.model.config.kind, mininterval=0.5)
-        window_start, window_steps = time.perf_counter(), 0
-        with _StopRequest() as stop, open(self.output / "metrics.jsonl", "a") as log:
-            while self.step < self.total_steps and not stop.requested:
-                epoch, start = divmod(self.step, steps_per_epoch)
-                for real in self.batches.epoch(epoch, start):
-                    z = self.model.sample_latent(self.rng, run.batch_size)
-                    self.step += 1
-                    logging = self.step % run.log_every == 0 or self.step == self.total_steps
-                    d = self.session.run("d_step", {"real": real, "z": z},
-                                         logged["d_step"] if logging else ())
-                    g = self.session.run("g_step", {"z": z}, logged["g_step"] if logging else ())
-                    bar.update(1)
-                    window_steps += 1
-                    if logging:
-                        now = time.perf_counter()
-                        values = {k: float(v) for k, v in {**d, **g}.items()}
-                        self._check_finite(values)
-                        row = {"step": self.step, "epoch": epoch, **values,
-                               "samples_per_s": window_steps * run.batch_size / (now - window_start)}
-                        log.write(json.dumps(row) + "\n")
-                        log.flush()
-                        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
-                        window_start, window_steps = now, 0
-                    if self.step % run.sample_every == 0:
-                        self.save_samples()
-                    if self.step % run.save_every == 0:
-                        self.save()
-                    if self.step >= self.total_steps or stop.requested:
-                        break
-        bar.close()
+        self._window = (time.perf_counter(), self.step)
+        with _StopRequest() as stop, open(self.output / "metrics.jsonl", "a") as log, \
+                tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
+                     desc=self.model.config.kind, mininterval=0.5) as bar:
+            for epoch, real in self._remaining_batches():
+                self.step += 1
+                logging = self.step % run.log_every == 0 or self.step == self.total_steps
+                fetched = self._iteration(real, logging)
+                bar.update(1)
+                if logging:
+                    self._log(log, bar, epoch, fetched)
+                if self.step % run.sample_every == 0:
+                    self.save_samples()
+                if self.step % run.save_every == 0:
+                    self.save()
+                if stop.requested:
+                    break
         last = self.save()
         self.save_samples()
         metrics = self.output / "metrics.jsonl"
@@ -148,6 +131,35 @@ class Trainer:
             print(f"stopped at step {self.step}; checkpoint {last}\n"
                   f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
         return last
+
+    def _remaining_batches(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(epoch, batch) from the current step on, until ``total_steps``."""
+        while self.step < self.total_steps:
+            epoch, start = divmod(self.step, len(self.batches))
+            for real in self.batches.epoch(epoch, start):
+                yield epoch, real
+                if self.step >= self.total_steps:
+                    return
+
+    def _iteration(self, real: np.ndarray, fetch: bool) -> dict[str, float]:
+        """One D step and one G step on one noise batch; the logged values if ``fetch``."""
+        logged = self.model.logged
+        z = self.model.sample_latent(self.rng, self.run.batch_size)
+        d = self.session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
+        g = self.session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
+        return {k: float(v) for k, v in {**d, **g}.items()}
+
+    def _log(self, log: TextIO, bar: tqdm, epoch: int, values: dict[str, float]) -> None:
+        """Check, record and display one log step; samples/s covers the steps since the last."""
+        self._check_finite(values)
+        start_time, start_step = self._window
+        now = time.perf_counter()
+        row = {"step": self.step, "epoch": epoch, **values,
+               "samples_per_s": (self.step - start_step) * self.run.batch_size / (now - start_time)}
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+        self._window = (now, self.step)
 
     def _check_finite(self, values: dict[str, float]) -> None:
         """Stop on a NaN/Inf loss; the last checkpoint, saved while finite, stays the latest."""
