@@ -83,5 +83,12 @@ def new_step(startup: paddle.static.Program, training: bool = True,
         yield step
 
 
-def adam(lr: float, beta1: float) -> paddle.optimizer.Adam:
-    return paddle.optimizer.Adam(learning_rate=lr, beta1=beta1, beta2=0.999, epsilon=1e-8)
+def minimize_adam(step: Step, loss: paddle.pir.Value, prefixes: tuple[str, ...], lr: float,
+                  beta1: float) -> None:
+    """Adam on the step's parameters under ``prefixes``; every other parameter of the
+    Program is frozen (stop_gradient), so backward skips their weight gradients instead of
+    computing and discarding them (e.g. D's in the G step)."""
+    trainable = step.layers.trainable(*prefixes)
+    step.layers.freeze_all_but(trainable)
+    optimizer = paddle.optimizer.Adam(learning_rate=lr, beta1=beta1, beta2=0.999, epsilon=1e-8)
+    optimizer.minimize(loss, parameters=trainable)

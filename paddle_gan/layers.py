@@ -73,6 +73,13 @@ class Layers:
         return [self._values[n] for p in prefixes for n in self._by_prefix.get(p, [])
                 if self._values[n].trainable]
 
+    def freeze_all_but(self, keep: list[paddle.pir.Value]) -> None:
+        """Mark every parameter not in ``keep`` stop_gradient for this Program only."""
+        kept = {id(v) for v in keep}
+        for value in self._values.values():
+            if id(value) not in kept:
+                value.stop_gradient = True
+
     @property
     def names(self) -> list[str]:
         return list(self._values)

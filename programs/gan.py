@@ -5,7 +5,7 @@ import numpy as np
 import paddle
 
 from paddle_gan import losses
-from paddle_gan.graph import ModelConfig, ModelPrograms, adam, new_step
+from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
 
 # beta1 0.5 (as in DCGAN and InfoGAN), not Adam's 0.9: with 0.9 D won within a few hundred steps
@@ -27,14 +27,14 @@ def build(config: ModelConfig) -> ModelPrograms:
         real_logits = mlp_discriminator(d_step.layers, real)
         fake_logits = mlp_discriminator(d_step.layers, fake)
         d_loss = losses.d_loss(real_logits, fake_logits)
-        adam(config.lr_d, config.beta1).minimize(d_loss, parameters=d_step.layers.trainable("D_"))
+        minimize_adam(d_step, d_loss, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits)
 
     with new_step(startup) as g_step:
         z = g_step.data("z", [None, MLP_Z_DIM])
         fake = mlp_generator(g_step.layers, z)
         g_loss = losses.g_loss(mlp_discriminator(g_step.layers, fake))
-        adam(config.lr_g, config.beta1).minimize(g_loss, parameters=g_step.layers.trainable("G_"))
+        minimize_adam(g_step, g_loss, ("G_",), config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake)
 
     with new_step(startup, training=False) as infer:

@@ -16,7 +16,7 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_gan import latent, losses
-from paddle_gan.graph import ModelConfig, ModelPrograms, adam, new_step
+from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 
@@ -50,7 +50,7 @@ def build(config: ModelConfig) -> ModelPrograms:
         fake_logits = infogan_d_head(d_step.layers, fake_features)
         info, _, _ = info_loss(d_step.layers, fake_features, z, config, observe=False)
         d_loss = losses.d_loss(real_logits, fake_logits)
-        adam(config.lr_d, config.beta1).minimize(d_loss + info, parameters=d_step.layers.trainable("D_"))
+        minimize_adam(d_step, d_loss + info, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits,
                               fake=fake)
 
@@ -60,8 +60,7 @@ def build(config: ModelConfig) -> ModelPrograms:
         features = infogan_trunk(g_step.layers, fake)
         g_loss = losses.g_loss(infogan_d_head(g_step.layers, features))
         info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=True)
-        adam(config.lr_g, config.beta1).minimize(g_loss + info,
-                                                  parameters=g_step.layers.trainable("G_", "Q_"))
+        minimize_adam(g_step, g_loss + info, ("G_", "Q_"), config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake, li_cat=LOG_CATEGORIES - cat_nll,
                               cont_nll=cont_nll)
 
