@@ -15,7 +15,6 @@ from typing import Iterator
 
 import paddle
 import paddle.nn.functional as F
-from paddle.utils import unique_name
 
 Initializer = paddle.nn.initializer.Initializer
 
@@ -41,11 +40,16 @@ class Layers:
 
     @contextlib.contextmanager
     def prefix(self, prefix: str) -> Iterator[None]:
-        """Name everything built inside ``<prefix>...``, as the article's unique_name.guard did."""
+        """Prefix the names of the parameters created inside, e.g. ``D_``.
+
+        Deliberately not the article's ``unique_name.guard(prefix)`` around each network call:
+        a fresh guard restarts the name counter, so under Paddle 2.6's legacy IR D(real) and
+        D(fake) got identical *temporary* variable names and the second call overwrote the
+        first's activations (the numpy reference test caught it on paddlepaddle 2.6.2).
+        """
         outer, self._prefix = self._prefix, prefix
         try:
-            with unique_name.guard(prefix):
-                yield
+            yield
         finally:
             self._prefix = outer
 
