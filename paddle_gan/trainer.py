@@ -40,6 +40,17 @@ class RunConfig:
     keep: int
 
 
+def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,
+              fetch: bool) -> dict[str, float]:
+    """One training iteration: one D step and one G step on one noise batch drawn from
+    ``rng``. Returns the model's logged values if ``fetch``, else nothing (no device sync)."""
+    logged = session.programs.logged
+    z = session.programs.sample_latent(rng, len(real))
+    d = session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
+    g = session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
+    return {k: float(v) for k, v in {**d, **g}.items()}
+
+
 class _StopRequest:
     """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT aborts."""
 
@@ -110,7 +121,7 @@ class Trainer:
             for epoch, real in self._remaining_batches():
                 self.step += 1
                 logging = self.step % run.log_every == 0 or self.step == self.total_steps
-                fetched = self._iteration(real, logging)
+                fetched = iteration(self.session, real, self.rng, logging)
                 bar.update(1)
                 if logging:
                     self._log(log, bar, epoch, fetched)
@@ -141,13 +152,6 @@ class Trainer:
                 if self.step >= self.total_steps:
                     return
 
-    def _iteration(self, real: np.ndarray, fetch: bool) -> dict[str, float]:
-        """One D step and one G step on one noise batch; the logged values if ``fetch``."""
-        logged = self.model.logged
-        z = self.model.sample_latent(self.rng, self.run.batch_size)
-        d = self.session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
-        g = self.session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
-        return {k: float(v) for k, v in {**d, **g}.items()}
 
     def _log(self, log: TextIO, bar: tqdm, epoch: int, values: dict[str, float]) -> None:
         """Check, record and display one log step; samples/s covers the steps since the last."""

@@ -1,0 +1,85 @@
+"""Training and inference throughput: ``python -m paddle_gan.bench --model infogan``.
+
+Times full training iterations exactly as train.py runs them (one D step and one G step,
+data fed from an in-memory MNIST-shaped array, noise drawn on the host) after a warm-up, or
+with ``--infer`` the inference Program alone. Prints one JSON line. Importing Paddle,
+building the Programs and running the startup Program are timed separately (``build_s``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from typing import Iterator
+
+import numpy as np
+
+from paddle_gan.cli import HelpFormatter, UserError, run_cli
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m paddle_gan.bench", description=__doc__,
+                                formatter_class=HelpFormatter)
+    p.add_argument("--model", default="infogan", choices=["infogan", "gan"])
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=30, help="timed iterations")
+    p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU math-library threads (paddle.base.core.set_num_threads); 0: Paddle's default")
+    p.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
+    p.add_argument("--infer", action="store_true", help="time the inference Program alone")
+    args = p.parse_args()
+    if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
+        raise UserError("--batch-size and --steps must be positive, --warmup not negative")
+
+    started = time.perf_counter()
+    import paddle
+
+    import programs
+    from paddle_gan.data import Batches
+    from paddle_gan.session import Session, select_place
+    from paddle_gan.trainer import iteration
+
+    if args.threads:
+        paddle.base.core.set_num_threads(args.threads)
+    place = select_place(args.device)
+    session = Session(programs.build(programs.model_config(args.model)), place, seed=0)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
+    batches = Batches(images, args.batch_size, seed=0)
+    build_s = time.perf_counter() - started
+
+    def stream() -> Iterator[np.ndarray]:
+        epoch = 0
+        while True:
+            yield from batches.epoch(epoch)
+            epoch += 1
+
+    if args.infer:
+        z = session.programs.sample_latent(rng, args.batch_size)
+
+        def one(real: np.ndarray, fetch: bool) -> None:
+            session.run("infer", {"z": z}, ("images",) if fetch else ())
+    else:
+        def one(real: np.ndarray, fetch: bool) -> None:
+            iteration(session, real, rng, fetch)
+
+    data = stream()
+    for _ in range(args.warmup):
+        one(next(data), fetch=False)
+    start = time.perf_counter()
+    for i in range(args.steps):
+        one(next(data), fetch=i == args.steps - 1)  # the last fetch waits for queued work
+    elapsed = time.perf_counter() - start
+    steps = args.steps
+    print(json.dumps({
+        "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
+        "threads": args.threads, "device": str(place), "paddle": paddle.__version__,
+        "it_per_s": round(steps / elapsed, 3), "samples_per_s": round(steps * args.batch_size / elapsed, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "build_s": round(build_s, 2)}))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,20 @@
+"""Smoke test of the throughput benchmark (timings are measured in BENCHMARKS.md, not here)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_cli import cli, ok
+
+
+@pytest.mark.parametrize("args", [["--model", "gan"], ["--model", "infogan"],
+                                  ["--model", "infogan", "--infer"]])
+def test_bench_prints_one_json_line(args):
+    result = ok(cli("-m", "paddle_gan.bench", *args, "--steps", "3", "--warmup", "1",
+                    "--batch-size", "16"))
+    row = json.loads(result.stdout.strip().splitlines()[-1])
+    assert row["model"] == args[1] and row["batch"] == 16
+    assert row["mode"] == ("infer" if "--infer" in args else "train")
+    assert row["it_per_s"] > 0 and row["samples_per_s"] == pytest.approx(16 * row["it_per_s"], rel=0.01)
+    assert row["peak_rss_mb"] > 0 and row["build_s"] > 0
