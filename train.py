@@ -81,6 +81,9 @@ def resumed_settings(args: argparse.Namespace, state: dict,
                      overrides: dict[str, float | None]) -> tuple[ModelConfig, int, int]:
     """The run's model config, batch size and seed; a flag that contradicts them is an error,
     since resuming is only exact with the settings the run was started with."""
+    if "run" not in state:
+        raise UserError("the checkpoint predates saved run settings (batch size, seed); "
+                        "it can be used by infer.py but not resumed exactly")
     saved_model, saved_run = state["model"], state["run"]
     given = {"model": (args.model, saved_model["kind"]),
              "batch-size": (args.batch_size, saved_run["batch_size"]),
