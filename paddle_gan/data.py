@@ -226,11 +226,15 @@ class Batches:
     def __len__(self) -> int:
         return len(self.images) // self.batch_size
 
-    def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
-        """Batches ``start, start + 1, ...`` of the given epoch."""
+    def indices(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
+        """Image indices of batches ``start, start + 1, ...`` of the given epoch."""
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
         for i in range(start, len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield order[i * self.batch_size:(i + 1) * self.batch_size]
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[np.ndarray]:
+        """Batches ``start, start + 1, ...`` of the given epoch."""
+        for idx in self.indices(epoch, start):
             yield self.images[idx].astype(np.float32) / 255.0
 
 

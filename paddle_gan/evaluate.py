@@ -1,18 +1,113 @@
-"""Evaluate a checkpoint: ``python -m paddle_gan.evaluate --checkpoint PATH --json``.
+"""Evaluate a checkpoint: ``python -m paddle_gan.evaluate --checkpoint PATH [--format md]``.
 
-For InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the 10,000 MNIST test
-images, each code matched to a digit by the Hungarian method, with ``cat_mapping`` (code ->
-digit). Models without an encoder report only what identifies the checkpoint.
+Scores come from an MNIST classifier trained on the generators' own training set (cached,
+see :mod:`paddle_gan.evaluator`), never from Inception-v3:
+
+- ``mnist_is_log``: mean KL(p(y|x) || p(y)) over all N generated samples at once, in nats
+  (the mutual information I(y; x)); ``mnist_is`` is exp of it, at most 10.
+- ``mnist_fid``: Fréchet distance between the classifier's 128 penultimate features of the
+  generated samples and of the MNIST test set.
+- ``class_histogram``: generated samples per predicted digit (mode coverage), and its entropy.
+- InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the MNIST test images
+  with codes matched to digits by the Hungarian method; ``cat_purity``, for each value of
+  c1, the share of its samples the classifier puts in their majority digit.
+- ``reference``: the same numbers for real data (test-set IS; train-vs-test FID): the ceiling.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from pathlib import Path
+from typing import Iterable, Iterator
 
-from paddle_gan.cli import HelpFormatter, run_cli
+import numpy as np
+
+from paddle_gan import latent
+from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import load_mnist
-from paddle_gan.metrics import categorical_accuracy
-from paddle_gan.session import select_place
+from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
+from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
+                                histogram_entropy, inception_score_log, purity)
+from paddle_gan.session import Session, select_place
+
+
+def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.ndarray, FeatureStats]:
+    """Class probabilities of every image and running feature statistics, batch by batch."""
+    probs, stats = [], FeatureStats(FEATURES)
+    for images in batches:
+        p, features = evaluator.predict(images)
+        probs.append(p)
+        stats.add(features)
+    return np.concatenate(probs), stats
+
+
+def scores(probs: np.ndarray) -> dict[str, object]:
+    is_log = inception_score_log(probs)
+    histogram = np.bincount(probs.argmax(axis=1), minlength=10)
+    return {"mnist_is_log": is_log, "mnist_is": math.exp(is_log),
+            "class_histogram": histogram.tolist(), "class_entropy": histogram_entropy(histogram)}
+
+
+def generated(session: Session, n: int, batch_size: int, rng: np.random.Generator,
+              c1: int | None = None) -> Iterator[np.ndarray]:
+    """``n`` samples from the inference Program, optionally all with InfoGAN's c1 fixed."""
+    for start in range(0, n, batch_size):
+        z = session.programs.sample_latent(rng, min(batch_size, n - start))
+        if c1 is not None:
+            z = latent.with_category(z, c1)
+        yield session.run("infer", {"z": z}, ("images",))["images"]
+
+
+def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    return (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+
+
+def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np.ndarray],
+             test: tuple[np.ndarray, np.ndarray], n: int, seed: int,
+             batch_size: int = 500) -> dict[str, object]:
+    """Every metric for the model in ``session``, plus the real-data reference."""
+    rng = np.random.default_rng(seed)
+    test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
+    _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
+    probs, stats = describe(evaluator, generated(session, n, batch_size, rng))
+    result = {"samples": n, "seed": seed, "evaluator_test_accuracy": evaluator.test_accuracy,
+              **scores(probs), "mnist_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
+    if "encode" in session.programs.steps:
+        result.update(categorical_accuracy(session, *test))
+        per_code = n // latent.CATEGORIES
+        codes, predicted = [], []
+        for c1 in range(latent.CATEGORIES):
+            p, _ = describe(evaluator, generated(session, per_code, batch_size, rng, c1))
+            codes.append(np.full(len(p), c1))
+            predicted.append(p.argmax(axis=1))
+        result.update(purity(np.concatenate(predicted), np.concatenate(codes)))
+    reference = scores(test_probs)
+    result["reference"] = {"mnist_test": {k: reference[k] for k in ("mnist_is_log", "mnist_is", "class_entropy")},
+                           "mnist_train_vs_test_fid": frechet_distance(*train_stats.mean_cov(),
+                                                                       *test_stats.mean_cov())}
+    return result
+
+
+def markdown(result: dict) -> str:
+    """One table: the model's numbers beside the real-data ceiling."""
+    ref = result["reference"]
+    rows = [("MNIST-IS, log (nats; max ln 10 = 2.303)", f"{result['mnist_is_log']:.3f}",
+             f"{ref['mnist_test']['mnist_is_log']:.3f} (test set)"),
+            ("MNIST-IS (max 10)", f"{result['mnist_is']:.2f}", f"{ref['mnist_test']['mnist_is']:.2f} (test set)"),
+            ("FID-MNIST vs test set (lower is better)", f"{result['mnist_fid']:.3f}",
+             f"{ref['mnist_train_vs_test_fid']:.3f} (train set)"),
+            ("class entropy (nats; max 2.303)", f"{result['class_entropy']:.3f}",
+             f"{ref['mnist_test']['class_entropy']:.3f} (test set)")]
+    if "cat_accuracy" in result:
+        rows += [("c1 accuracy on the test set (Hungarian)", f"{result['cat_accuracy']:.4f}", "1"),
+                 ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
+    head = f"{result['model']} step {result['step']}"
+    lines = [f"| metric | {head} | real MNIST |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {real} |" for name, value, real in rows]
+    lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}; evaluator "
+                 f"test accuracy {result['evaluator_test_accuracy']:.4f}.")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -22,18 +117,33 @@ def main() -> None:
                                 formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", required=True,
                    help="a run's output directory, its checkpoints/ or one step_* directory")
+    p.add_argument("--samples", type=int, default=10000, help="generated samples to score")
+    p.add_argument("--seed", type=int, default=0, help="seeds the generated samples")
+    p.add_argument("--format", default="text", choices=["text", "json", "md"])
+    p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--data-dir", default=None, help="MNIST directory (as for train.py)")
     p.add_argument("--no-verify", action="store_true", help="skip the MNIST checksum check")
+    p.add_argument("--cache-dir", default=None,
+                   help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
+                        "else ~/.cache/paddle_gan)")
+    p.add_argument("--retrain", action="store_true", help="retrain the evaluator classifier")
     p.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
-    p.add_argument("--json", action="store_true", help="print one JSON object (default: lines)")
     args = p.parse_args()
-    session, state, ckpt = programs.restore_session(args.checkpoint, select_place(args.device))
-    result = {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"]}
-    if "encode" in session.programs.steps:
-        images, labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)
-        result.update(categorical_accuracy(session, images, labels))
-    if args.json:
+    if args.samples < 10:
+        raise UserError(f"--samples must be at least 10, got {args.samples}")
+    place = select_place(args.device)
+    session, state, ckpt = programs.restore_session(args.checkpoint, place)
+    train = load_mnist(args.data_dir, "train", verify=not args.no_verify)
+    test = load_mnist(args.data_dir, "test", verify=not args.no_verify)
+    cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)
+    evaluator = load_or_train(*train, *test, cache, place, retrain=args.retrain)
+    result = {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
+              **evaluate(session, evaluator, train, test, args.samples, args.seed)}
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
         print(json.dumps(result))
+    elif fmt == "md":
+        print(markdown(result))
     else:
         for key, value in result.items():
             print(f"{key}: {value}")

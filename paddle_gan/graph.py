@@ -48,18 +48,10 @@ class Step:
 
 
 @dataclass
-class ModelPrograms:
-    """A model's Programs. ``steps`` maps a role (d_step, g_step, infer, ...) to its Step.
-
-    ``logged`` names, per role, the fetches the trainer logs; ``grids`` are the extra latent
-    grids ``infer.py`` draws (name -> (rng -> z, rows, cols)).
-    """
-    config: ModelConfig
+class ProgramSet:
+    """Programs built against one startup Program; ``steps`` maps a role to its Step."""
     startup: paddle.static.Program
     steps: dict[str, Step]
-    sample_latent: LatentSampler
-    logged: dict[str, tuple[str, ...]]
-    grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
 
     def parameter_names(self) -> list[str]:
         """Every parameter and BN statistic, once, whichever Programs use it."""
@@ -71,6 +63,18 @@ class ModelPrograms:
                        if v.persistable})
 
 
+@dataclass(kw_only=True)
+class ModelPrograms(ProgramSet):
+    """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN) and what the
+    tools around them need: ``logged`` names, per role, the fetches the trainer logs;
+    ``grids`` are the extra latent grids ``infer.py`` draws (name -> (rng -> z, rows, cols)).
+    """
+    config: ModelConfig
+    sample_latent: LatentSampler
+    logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
+
+
 @contextlib.contextmanager
 def new_step(startup: paddle.static.Program, training: bool = True,
              update_stats: tuple[str, ...] = ()) -> Iterator[Step]:
@@ -78,6 +82,7 @@ def new_step(startup: paddle.static.Program, training: bool = True,
 
     ``training`` and ``update_stats`` set how batch norm behaves in it (see :class:`Layers`).
     """
+    paddle.enable_static()
     step = Step(paddle.static.Program(), Layers(training, update_stats))
     with paddle.static.program_guard(step.program, startup):
         yield step

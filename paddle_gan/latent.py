@@ -39,3 +39,10 @@ def traversal_grid(rng: np.random.Generator, code: int, cols: int = 10,
     cont = np.zeros((CATEGORIES * cols, CONTINUOUS))
     cont[:, code] = np.tile(np.linspace(-span, span, cols), CATEGORIES)
     return compose(noise, np.repeat(np.arange(CATEGORIES), cols), cont)
+
+
+def with_category(z: np.ndarray, c1: int) -> np.ndarray:
+    """A copy of the latent batch ``z`` with every c1 set to ``c1``."""
+    z = z.copy()
+    z[:, CAT] = np.eye(CATEGORIES)[c1]
+    return z

@@ -39,3 +39,73 @@ def categorical_accuracy(session: Session, images: np.ndarray,
     pred = encode(session, images)["cat_probs"].argmax(axis=1)
     accuracy, mapping = hungarian_accuracy(pred, labels.astype(np.int64))
     return {"cat_accuracy": accuracy, "cat_mapping": mapping}
+
+
+def inception_score_log(probs: np.ndarray) -> float:
+    """log IS = mean over x of KL(p(y|x) || p(y)), p(y) the mean of p(y|x), in nats.
+
+    This is the mutual information I(y; x) under the classifier, computed over all samples
+    at once (no 10-way split); exp of it is the usual Inception Score, at most the number of
+    classes."""
+    from scipy.special import xlogy
+
+    p_y = probs.mean(axis=0)
+    return float(xlogy(probs, probs).sum(axis=1).mean() - xlogy(p_y, p_y).sum())
+
+
+class FeatureStats:
+    """Mean and covariance of feature vectors, accumulated batch by batch in float64."""
+
+    def __init__(self, dim: int):
+        self.n = 0
+        self.total = np.zeros(dim)
+        self.outer = np.zeros((dim, dim))
+
+    def add(self, features: np.ndarray) -> None:
+        f = features.astype(np.float64)
+        self.n += len(f)
+        self.total += f.sum(axis=0)
+        self.outer += f.T @ f
+
+    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / self.n
+        return mean, (self.outer - self.n * np.outer(mean, mean)) / (self.n - 1)
+
+
+def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
+                     cov2: np.ndarray) -> float:
+    """||m1 - m2||^2 + Tr(C1) + Tr(C2) - 2 Tr((C1 C2)^(1/2)).
+
+    Tr((C1 C2)^(1/2)) = Tr((S C2 S)^(1/2)) with S = C1^(1/2): both square roots are of
+    symmetric positive semi-definite matrices, so they come from ``eigh`` with the tiny
+    negative eigenvalues of rounding clipped to 0. This stays real and stable where a general
+    ``sqrtm(C1 @ C2)`` warns about the singular covariances that dead ReLU features give."""
+    from scipy import linalg
+
+    values, vectors = linalg.eigh(cov1)
+    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    inner = linalg.eigvalsh(root1 @ cov2 @ root1)
+    diff = mean1 - mean2
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2)
+                 - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
+
+
+def histogram_entropy(counts: np.ndarray) -> float:
+    """Entropy (nats) of the class distribution ``counts``; ln 10 when all digits are equal."""
+    from scipy.special import xlogy
+
+    p = counts / counts.sum()
+    return float(-xlogy(p, p).sum())
+
+
+def purity(predicted: np.ndarray, codes: np.ndarray, k: int = 10) -> dict[str, object]:
+    """For each code value, the share of its samples in their most common predicted class.
+
+    Returns the per-code shares, their mean, and the code -> majority-class mapping."""
+    shares, mapping = [], {}
+    for code in range(k):
+        counts = np.bincount(predicted[codes == code], minlength=k)
+        mapping[code] = int(counts.argmax())
+        shares.append(float(counts.max() / max(counts.sum(), 1)))
+    return {"cat_purity": float(np.mean(shares)), "cat_purity_per_code": shares,
+            "cat_purity_mapping": mapping}

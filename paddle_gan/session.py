@@ -11,7 +11,7 @@ import numpy as np
 import paddle
 
 from paddle_gan.cli import UserError
-from paddle_gan.graph import ModelPrograms, Step
+from paddle_gan.graph import ProgramSet, Step
 
 DEVICES = ("auto", "gpu", "cpu")
 
@@ -34,9 +34,9 @@ def select_place(device: str) -> paddle.CPUPlace | paddle.CUDAPlace:
 
 
 class Session:
-    """Runs a model's Programs on one device against one Scope."""
+    """Runs a set of Programs (a GAN's, or the evaluator's) on one device against one Scope."""
 
-    def __init__(self, programs: ModelPrograms, place: paddle.CPUPlace | paddle.CUDAPlace,
+    def __init__(self, programs: ProgramSet, place: paddle.CPUPlace | paddle.CUDAPlace,
                  seed: int):
         self.programs = programs
         self.place = place

@@ -40,7 +40,6 @@ def build(config: ModelConfig) -> ModelPrograms:
     Paddle names optimizer state with a process-wide counter (``learning_rate_0``, ...); a fresh
     generator makes those names the same in every process, which checkpoints rely on.
     """
-    paddle.enable_static()
     with unique_name.guard():
         return MODELS[config.kind].build(config)
 

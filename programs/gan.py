@@ -41,5 +41,6 @@ def build(config: ModelConfig) -> ModelPrograms:
         z = infer.data("z", [None, MLP_Z_DIM])
         infer.fetches.update(images=mlp_generator(infer.layers, z))
 
-    return ModelPrograms(config, startup, dict(d_step=d_step, g_step=g_step, infer=infer),
-                         sample_latent, logged=dict(d_step=("d_loss",), g_step=("g_loss",)))
+    return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
+                         sample_latent=sample_latent,
+                         logged=dict(d_step=("d_loss",), g_step=("g_loss",)))

@@ -75,8 +75,7 @@ def build(config: ModelConfig) -> ModelPrograms:
     grids = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
              "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
              "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
-    return ModelPrograms(config, startup,
-                         dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         latent.sample, logged=dict(d_step=("d_loss",),
-                                                    g_step=("g_loss", "li_cat", "cont_nll")),
+    return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
+                         config=config, sample_latent=latent.sample,
+                         logged=dict(d_step=("d_loss",), g_step=("g_loss", "li_cat", "cont_nll")),
                          grids=grids)

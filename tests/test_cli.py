@@ -128,12 +128,16 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
         assert (run / "infer" / f"{name}.png").is_file(), name
     assert "categorical.png" in infer.stdout
 
-    evaluated = ok(cli("-m", "paddle_gan.evaluate", "--checkpoint", str(run), "--json",
-                       "--no-verify", "--data-dir", str(mnist_dir)))
-    result = json.loads(evaluated.stdout.strip().splitlines()[-1])
-    assert result["model"] == "infogan" and result["step"] == 6
+    evaluate = ["-m", "paddle_gan.evaluate", "--checkpoint", str(run), "--no-verify", "--data-dir",
+                str(mnist_dir), "--samples", "40", "--cache-dir", str(tmp_path / "cache")]
+    result = json.loads(ok(cli(*evaluate, "--json")).stdout.strip().splitlines()[-1])
+    assert result["model"] == "infogan" and result["step"] == 6 and result["samples"] == 40
     assert result["cat_accuracy"] == pytest.approx(evals[-1]["cat_accuracy"])
     assert sorted(result["cat_mapping"].values()) == list(range(10))
+    assert sum(result["class_histogram"]) == 40 and 0 <= result["cat_purity"] <= 1
+    assert 0 <= result["mnist_is_log"] <= np.log(10) + 1e-6 and result["mnist_fid"] >= 0
+    table = ok(cli(*evaluate, "--format", "md")).stdout
+    assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
 
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))

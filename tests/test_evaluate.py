@@ -1,0 +1,108 @@
+"""Evaluation metrics against hand-made cases and analytic values; the evaluator's cache."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import paddle
+import pytest
+
+from conftest import write_mnist
+from paddle_gan import evaluator as evaluator_module
+from paddle_gan.data import load_mnist
+from paddle_gan.evaluator import load_or_train
+from paddle_gan.metrics import (FeatureStats, frechet_distance, histogram_entropy,
+                                inception_score_log, purity)
+
+
+def test_inception_score_of_hand_made_tables():
+    assert inception_score_log(np.full((50, 10), 0.1)) == pytest.approx(0.0, abs=1e-12)
+    one_hot = np.eye(10)[np.arange(100) % 10]  # confident and evenly spread
+    assert inception_score_log(one_hot) == pytest.approx(math.log(10))
+    assert inception_score_log(np.eye(10)[np.zeros(30, int)]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_inception_score_equals_mean_kl_computed_directly():
+    probs = np.random.default_rng(0).dirichlet(np.full(10, 0.3), size=200)
+    p_y = probs.mean(0)
+    kl = [sum(p[i] * math.log(p[i] / p_y[i]) for i in range(10) if p[i] > 0) for p in probs]
+    assert inception_score_log(probs) == pytest.approx(np.mean(kl), rel=1e-10)
+
+
+def test_feature_stats_match_numpy_when_fed_in_chunks():
+    x = np.random.default_rng(1).normal(size=(301, 6)) @ np.diag([1, 2, 3, 4, 5, 6])
+    stats = FeatureStats(6)
+    for chunk in np.array_split(x, 7):
+        stats.add(chunk.astype(np.float32))
+    mean, cov = stats.mean_cov()
+    np.testing.assert_allclose(mean, x.mean(0), atol=1e-5)
+    np.testing.assert_allclose(cov, np.cov(x, rowvar=False), rtol=1e-5, atol=1e-5)
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    x = np.random.default_rng(2).normal(size=(500, 8))
+    x[:, 3] = 0  # a dead feature: singular covariance, as ReLU features give
+    stats = FeatureStats(8)
+    stats.add(x)
+    assert frechet_distance(*stats.mean_cov(), *stats.mean_cov()) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_of_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(3)
+    m1, m2 = rng.normal(size=5), rng.normal(size=5)
+    s1, s2 = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    # diagonal covariances: ||m1 - m2||^2 + sum (s1 - s2)^2, s the standard deviations
+    expected = np.sum((m1 - m2) ** 2) + np.sum((s1 - s2) ** 2)
+    assert frechet_distance(m1, np.diag(s1 ** 2), m2, np.diag(s2 ** 2)) == pytest.approx(expected)
+    # equal full covariances: only the means count
+    a = rng.normal(size=(5, 5))
+    cov = a @ a.T + np.eye(5)
+    assert frechet_distance(m1, cov, m2, cov) == pytest.approx(np.sum((m1 - m2) ** 2), abs=1e-8)
+    # a rotated pair: C2 = R C1 R^T has the same spectrum; check against scipy's sqrtm
+    from scipy.linalg import sqrtm
+
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    cov2 = q @ cov @ q.T
+    reference = np.sum((m1 - m2) ** 2) + np.trace(cov + cov2 - 2 * sqrtm(cov @ cov2).real)
+    assert frechet_distance(m1, cov, m2, cov2) == pytest.approx(reference, rel=1e-8)
+
+
+def test_histogram_entropy_and_purity_on_synthetic_labels():
+    assert histogram_entropy(np.full(10, 7)) == pytest.approx(math.log(10))
+    assert histogram_entropy(np.array([5, 0, 0])) == pytest.approx(0.0)
+    codes = np.repeat(np.arange(10), 10)
+    predicted = (codes + 3) % 10  # code c always drawn as digit c + 3
+    predicted[:4] = 9  # four of code 0's ten samples drawn as 9 instead of 3
+    result = purity(predicted, codes)
+    assert result["cat_purity_per_code"][0] == pytest.approx(0.6)
+    assert result["cat_purity"] == pytest.approx((0.6 + 9) / 10)
+    assert result["cat_purity_mapping"] == {c: (c + 3) % 10 for c in range(10)}
+
+
+@pytest.fixture
+def small_mnist(tmp_path):
+    directory = write_mnist(tmp_path / "mnist", n_train=256, n_test=64)
+    return load_mnist(directory, "train", verify=False), load_mnist(directory, "test", verify=False)
+
+
+def test_evaluator_trains_caches_and_reuses(small_mnist, tmp_path, monkeypatch):
+    train, test = small_mnist
+    cache = tmp_path / "cache"
+    first = load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
+    assert (cache / evaluator_module.WEIGHTS_FILE).is_file()
+    assert 0 <= first.test_accuracy <= 1
+    probs, features = first.predict(test[0])
+    assert probs.shape == (64, 10) and features.shape == (64, evaluator_module.FEATURES)
+    np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-5)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached evaluator was retrained")
+
+    monkeypatch.setattr(evaluator_module, "Batches", no_training)
+    second = load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
+    assert second.test_accuracy == first.test_accuracy
+    np.testing.assert_array_equal(second.predict(test[0])[0], probs)
+    with pytest.raises(AssertionError, match="retrained"):  # other data: no reuse
+        load_or_train(train[0][:128], train[1][:128], *test, cache, paddle.CPUPlace(), epochs=1)
+    with pytest.raises(AssertionError, match="retrained"):  # --retrain
+        load_or_train(*train, *test, cache, paddle.CPUPlace(), retrain=True, epochs=1)
