@@ -20,7 +20,7 @@ import paddle.nn.functional as F
 from tqdm import tqdm
 
 from paddle_gan.data import Batches
-from paddle_gan.graph import ProgramSet, Step, minimize_adam, new_step
+from paddle_gan.graph import ProgramSet, minimize_adam, new_step
 from paddle_gan.layers import Layers
 from paddle_gan.networks import IMAGE_PIXELS
 from paddle_gan.session import Session

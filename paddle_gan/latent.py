@@ -8,6 +8,11 @@ NOISE, CATEGORIES, CONTINUOUS = 62, 10, 2
 DIM = NOISE + CATEGORIES + CONTINUOUS  # 74
 CAT = slice(NOISE, NOISE + CATEGORIES)  # where c1's one-hot sits in z
 CONT = slice(NOISE + CATEGORIES, DIM)   # where c2, c3 sit in z
+# Q's 14 outputs: c1's logits, then the means and the log-stds of c2, c3
+CAT_LOGITS = slice(0, CATEGORIES)
+CONT_MEANS = slice(CATEGORIES, CATEGORIES + CONTINUOUS)
+CONT_LOG_STDS = slice(CATEGORIES + CONTINUOUS, CATEGORIES + 2 * CONTINUOUS)
+Q_OUTPUTS = CATEGORIES + 2 * CONTINUOUS  # 14
 
 
 def compose(noise: np.ndarray, c1: np.ndarray, cont: np.ndarray) -> np.ndarray:

@@ -36,9 +36,8 @@ def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value) -> tuple[paddle.pir.V
     Returns (cross-entropy of c1, Gaussian negative log-likelihood of c2 and c3).
     """
     onehot, codes = z[:, latent.CAT], z[:, latent.CONT]
-    cat_logits = q_out[:, :latent.CATEGORIES]
-    mean = q_out[:, latent.CATEGORIES:latent.CATEGORIES + latent.CONTINUOUS]
-    log_std = q_out[:, latent.CATEGORIES + latent.CONTINUOUS:]
+    cat_logits = q_out[:, latent.CAT_LOGITS]
+    mean, log_std = q_out[:, latent.CONT_MEANS], q_out[:, latent.CONT_LOG_STDS]
     cat_nll = paddle.mean(-paddle.sum(onehot * F.log_softmax(cat_logits, axis=1), axis=1))
     std_err = (codes - mean) * paddle.exp(-log_std)
     cont_nll = paddle.mean(paddle.sum(0.5 * std_err * std_err + log_std + HALF_LOG_2PI, axis=1))

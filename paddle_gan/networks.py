@@ -8,6 +8,7 @@ from __future__ import annotations
 import paddle
 import paddle.nn.functional as F
 
+from paddle_gan import latent
 from paddle_gan.layers import Layers
 
 MLP_Z_DIM = 100
@@ -63,4 +64,4 @@ def infogan_q_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
     """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds."""
     with layers.prefix("Q_"):
         h = F.leaky_relu(layers.batch_norm("bn1", layers.linear("fc1", h, 128, _normal())), 0.1)
-        return layers.linear("out", h, 14, _normal())
+        return layers.linear("out", h, latent.Q_OUTPUTS, _normal())

@@ -65,12 +65,14 @@ def build(config: ModelConfig) -> ModelPrograms:
                               cont_nll=cont_nll)
 
     with new_step(startup, training=False) as infer:
-        infer.fetches.update(images=infogan_generator(infer.layers, infer.data("z", [None, latent.DIM])))
+        z = infer.data("z", [None, latent.DIM])
+        infer.fetches.update(images=infogan_generator(infer.layers, z))
 
     with new_step(startup, training=False) as encode:
-        q_out = infogan_q_head(encode.layers, infogan_trunk(encode.layers, encode.data("real", [None, IMAGE_PIXELS])))
-        encode.fetches.update(cat_probs=F.softmax(q_out[:, :latent.CATEGORIES], axis=1),
-                              cont_mean=q_out[:, latent.CATEGORIES:latent.CATEGORIES + latent.CONTINUOUS])
+        real = encode.data("real", [None, IMAGE_PIXELS])
+        q_out = infogan_q_head(encode.layers, infogan_trunk(encode.layers, real))
+        encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
+                              cont_mean=q_out[:, latent.CONT_MEANS])
 
     grids = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
              "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),

@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
     args = ["--model", "gan", "--save-every", "1", "--max-steps", "60"]
     ok(train(data, tmp_path / "straight", *args))
     out, rng, found = tmp_path / "killed", random.Random(7), 0
-    for attempt in range(4):
+    for _ in range(4):
         command = [sys.executable, str(ROOT / "train.py"), *TINY, "--data-dir", str(data),
                    "--output", str(out), *args] + (["--resume"] if found else [])
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
