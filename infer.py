@@ -15,7 +15,7 @@ import numpy as np
 from paddle_gan import checkpoint
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.grids import save_grid
-from paddle_gan.session import select_place
+from paddle_gan.session import add_device_argument, select_place
 import programs
 
 RUNS_DIR = Path("output")
@@ -36,12 +36,12 @@ def parse_args() -> argparse.Namespace:
                    help="a run's output directory, its checkpoints/ directory or one step_* "
                         "checkpoint (default: the most recent run under output/)")
     p.add_argument("--output", default=None,
-                   help="where to write the grids (default: <run>/infer)")
+                   help="where to write the grids (default: <run>/infer, or <checkpoint>/infer "
+                        "for a checkpoint outside a run directory)")
     p.add_argument("--rows", type=int, default=8, help="grid rows")
     p.add_argument("--cols", type=int, default=8, help="grid columns")
     p.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
-    p.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"],
-                   help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
+    add_device_argument(p)
     args = p.parse_args()
     if args.rows <= 0 or args.cols <= 0:
         raise UserError(f"--rows and --cols must be positive, got {args.rows} x {args.cols}")
@@ -53,7 +53,8 @@ def main() -> None:
     run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
     session, state, ckpt = programs.restore_session(run_dir, select_place(args.device), args.seed)
     model = session.programs
-    output = Path(args.output) if args.output else ckpt.parent.parent / "infer"
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+    output = Path(args.output) if args.output else run / "infer"
     rng = np.random.default_rng(args.seed)
     grids = {"samples": (lambda r: model.sample_latent(r, args.rows * args.cols), args.rows, args.cols),
              **model.grids}

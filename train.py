@@ -13,16 +13,23 @@ from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches, load_mnist
 from paddle_gan.graph import ModelConfig
 from paddle_gan.metrics import categorical_accuracy
-from paddle_gan.session import Session, select_place
+from paddle_gan.session import Session, add_device_argument, select_place
 from paddle_gan.trainer import RunConfig, Trainer
 import programs
 
-DEFAULT_MODEL, DEFAULT_BATCH = "infogan", 128
+DEFAULT_MODEL = "infogan"
+
+
+RUN_DEFAULTS = dict(epochs=10, max_steps=None, batch_size=128, seed=0, log_every=50,
+                    sample_every=500, save_every=1000, keep=3)
+FIXED_ON_RESUME = ("batch_size", "seed")  # exact resume needs the same data order and batches
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=HelpFormatter)
+    def default(name: str) -> str:
+        return f"(default: {RUN_DEFAULTS[name]}; on --resume, the run's)"
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--model", default=None, choices=list(programs.MODELS),
                    help=f"infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN "
                         f"(default: {DEFAULT_MODEL}; on --resume, the run's)")
@@ -35,20 +42,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            "magic numbers and lengths are still checked")
     run = p.add_argument_group("run")
     run.add_argument("--output", default=None, help="run directory (default: output/<model>)")
-    run.add_argument("--epochs", type=int, default=10, help="passes over the training set")
-    run.add_argument("--max-steps", type=int, default=None,
-                     help="stop after this many total iterations (one D + one G step each)")
-    run.add_argument("--batch-size", type=int, default=None,
-                     help=f"images per D step and per G step (default: {DEFAULT_BATCH}; "
-                          "on --resume, the run's)")
-    run.add_argument("--seed", type=int, default=None,
-                     help="seeds initialisation, data order and noise; CPU runs are reproducible "
-                          "(default: 0; on --resume, the run's)")
-    run.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"],
-                     help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
+    run.add_argument("--epochs", type=int, help=f"passes over the training set {default('epochs')}")
+    run.add_argument("--max-steps", type=int,
+                     help="stop after this many total iterations (one D + one G step each); "
+                          "no limit by default; on --resume, the run's (pass a larger one to extend)")
+    run.add_argument("--batch-size", type=int,
+                     help=f"images per D step and per G step {default('batch_size')}")
+    run.add_argument("--seed", type=int, help="seeds initialisation, data order and noise; "
+                                              f"CPU runs are reproducible {default('seed')}")
+    add_device_argument(run)
     run.add_argument("--resume", action="store_true",
                      help="continue from the newest intact checkpoint in --output, exactly as if "
-                          "never stopped; model, batch size and seed are the run's")
+                          "never stopped, with the run's settings; flags given override them, "
+                          "except model, batch size and seed, which must match")
     opt = p.add_argument_group("model and optimiser (default: the model's own, listed)")
     opt.add_argument("--lr-d", type=float, default=None,
                      help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
@@ -61,39 +67,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--lambda-cont", type=float, default=None,
                      help="infogan: weight of the continuous codes' L_I (0.1)")
     out = p.add_argument_group("logging and checkpoints")
-    out.add_argument("--log-every", type=int, default=50, help="steps between metrics lines")
-    out.add_argument("--sample-every", type=int, default=500,
-                     help="steps between fixed-noise sample grids")
-    out.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints")
-    out.add_argument("--keep", type=int, default=3, help="how many checkpoints to keep")
+    out.add_argument("--log-every", type=int,
+                     help=f"steps between metrics lines and NaN checks {default('log_every')}")
+    out.add_argument("--sample-every", type=int,
+                     help=f"steps between fixed-noise sample grids {default('sample_every')}")
+    out.add_argument("--save-every", type=int, help=f"steps between checkpoints {default('save_every')}")
+    out.add_argument("--keep", type=int, help=f"how many checkpoints to keep {default('keep')}")
     args = p.parse_args(argv)
-    for name in ("epochs", "log_every", "sample_every", "save_every", "keep"):
-        if getattr(args, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.max_steps is not None and args.max_steps <= 0:
-        raise UserError(f"--max-steps must be positive, got {args.max_steps}")
+    for name in RUN_DEFAULTS:
+        value = getattr(args, name)
+        if value is not None and value <= 0 and name != "seed":
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.output is None:
         args.output = os.path.join("output", args.model or DEFAULT_MODEL)
     return args
 
 
-def resumed_settings(args: argparse.Namespace, state: dict,
-                     overrides: dict[str, float | None]) -> tuple[ModelConfig, int, int]:
-    """The run's model config, batch size and seed; a flag that contradicts them is an error,
-    since resuming is only exact with the settings the run was started with."""
-    if "run" not in state:
-        raise UserError("the checkpoint predates saved run settings (batch size, seed); "
-                        "it can be used by infer.py but not resumed exactly")
-    saved_model, saved_run = state["model"], state["run"]
-    given = {"model": (args.model, saved_model["kind"]),
-             "batch-size": (args.batch_size, saved_run["batch_size"]),
-             "seed": (args.seed, saved_run["seed"]),
-             **{k.replace("_", "-"): (v, saved_model[k]) for k, v in overrides.items()}}
-    for flag, (value, saved) in given.items():
-        if value is not None and value != saved:
-            raise UserError(f"--{flag} {value} differs from the run's {saved}; "
+def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
+    """Run settings: the flags given, else the run's own (on resume), else the defaults.
+
+    Resuming is only exact with the data order and batches the run started with, so a batch
+    size or seed that contradicts the run's is an error rather than an override."""
+    settings = dict(RUN_DEFAULTS if saved is None else {k: saved[k] for k in RUN_DEFAULTS})
+    for name in RUN_DEFAULTS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if saved is not None and name in FIXED_ON_RESUME and value != saved[name]:
+            raise UserError(f"--{name.replace('_', '-')} {value} differs from the run's {saved[name]}; "
+                            "drop it to resume (or start a new run in another --output)")
+        settings[name] = value
+    return settings
+
+
+def resumed_model(args: argparse.Namespace, saved: dict, overrides: dict[str, float | None]) -> ModelConfig:
+    """The run's model config; a model flag that contradicts it is an error."""
+    given = {"model": (args.model, saved["kind"]),
+             **{k.replace("_", "-"): (v, saved[k]) for k, v in overrides.items()}}
+    for flag, (value, saved_value) in given.items():
+        if value is not None and value != saved_value:
+            raise UserError(f"--{flag} {value} differs from the run's {saved_value}; "
                             f"drop --{flag} to resume (or start a new run in another --output)")
-    return programs.model_config_from(saved_model), saved_run["batch_size"], saved_run["seed"]
+    return programs.model_config_from(saved)
 
 
 def main() -> None:
@@ -103,20 +118,21 @@ def main() -> None:
     with rundir.claim(Path(args.output), args.resume) as output:
         if args.resume:
             ckpt, state = checkpoint.find(output)
-            model_config, batch_size, seed = resumed_settings(args, state, overrides)
+            if "run" not in state:
+                raise UserError(f"{ckpt} predates saved run settings (batch size, seed); "
+                                "it can be used by infer.py but not resumed exactly")
+            model_config = resumed_model(args, state["model"], overrides)
+            settings = run_settings(args, state["run"])
         else:
             model_config = programs.model_config(args.model or DEFAULT_MODEL, **overrides)
-            batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
-            seed = 0 if args.seed is None else args.seed
+            settings = run_settings(args, None)
         place = select_place(args.device)
         images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
-        batches = Batches(images, batch_size, seed)
-        run = RunConfig(output=str(output), epochs=args.epochs, max_steps=args.max_steps,
-                        batch_size=batch_size, seed=seed, log_every=args.log_every,
-                        sample_every=args.sample_every, save_every=args.save_every, keep=args.keep)
+        run = RunConfig(output=str(output), **settings)
+        batches = Batches(images, run.batch_size, run.seed)
         print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
                                      **vars(run)}))
-        session = Session(programs.build(model_config), place, seed)
+        session = Session(programs.build(model_config), place, run.seed)
         evaluate = None
         if "encode" in session.programs.steps:
             test_images, test_labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)

@@ -2,8 +2,8 @@
 
 Times full training iterations exactly as train.py runs them (one D step and one G step,
 data fed from an in-memory MNIST-shaped array, noise drawn on the host) after a warm-up, or
-with ``--infer`` the inference Program alone. Prints one JSON line. Importing Paddle,
-building the Programs and running the startup Program are timed separately (``build_s``).
+with ``--infer`` the inference Program alone. Prints one JSON line. Building the Programs,
+running the startup Program and making the data are timed separately (``build_s``).
 """
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ import time
 from typing import Iterator
 
 import numpy as np
+import paddle
 
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.data import Batches
+from paddle_gan.session import Session, add_device_argument, select_place
+from paddle_gan.trainer import iteration
 
 
 def main() -> None:
@@ -27,20 +31,15 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU math-library threads (paddle.base.core.set_num_threads); 0: Paddle's default")
-    p.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
+    add_device_argument(p)
     p.add_argument("--infer", action="store_true", help="time the inference Program alone")
     args = p.parse_args()
     if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
         raise UserError("--batch-size and --steps must be positive, --warmup not negative")
 
-    started = time.perf_counter()
-    import paddle
-
     import programs
-    from paddle_gan.data import Batches
-    from paddle_gan.session import Session, select_place
-    from paddle_gan.trainer import iteration
 
+    started = time.perf_counter()
     if args.threads:
         paddle.base.core.set_num_threads(args.threads)
     place = select_place(args.device)
@@ -72,11 +71,11 @@ def main() -> None:
     for i in range(args.steps):
         one(next(data), fetch=i == args.steps - 1)  # the last fetch waits for queued work
     elapsed = time.perf_counter() - start
-    steps = args.steps
     print(json.dumps({
         "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
         "threads": args.threads, "device": str(place), "paddle": paddle.__version__,
-        "it_per_s": round(steps / elapsed, 3), "samples_per_s": round(steps * args.batch_size / elapsed, 1),
+        "it_per_s": round(args.steps / elapsed, 3),
+        "samples_per_s": round(args.steps * args.batch_size / elapsed, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "build_s": round(build_s, 2)}))
 

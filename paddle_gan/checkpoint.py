@@ -5,11 +5,12 @@ Layout of ``<output>/checkpoints/``::
     step_000500/model.pdparams   parameters and BN statistics   (paddle.save, name -> array)
     step_000500/model.pdopt      optimizer state (moments, beta powers, learning rates)
     step_000500/state.json       model config, step, RNG state, SHA-256 of the two files above
-    latest                       the name of the newest complete checkpoint
+    latest                       the name of the newest complete checkpoint, for people
 
-A checkpoint is written into a temporary directory and renamed into place, and ``latest`` is
-replaced only after that, so a crash mid-write leaves the previous checkpoint as ``latest``.
-Loading verifies the SHA-256 of every file and falls back past a corrupted checkpoint.
+A checkpoint is written into a temporary directory, fsynced and renamed into place; only
+then is ``latest`` replaced. Loading does not trust ``latest``: it takes the newest
+``step_*`` directory whose files match their SHA-256, so neither a crash between rename and
+pointer update nor a corrupted checkpoint loses anything but the broken one.
 """
 from __future__ import annotations
 
@@ -48,10 +49,11 @@ def _fsync(path: Path) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
     tmp.write_text(text)
     _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)
 
 
 class NonFiniteState(UserError):
@@ -64,7 +66,7 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
     Raises NonFiniteState, writing nothing, if any variable holds NaN or Inf.
     """
     params = session.programs.parameter_names()
-    others = [n for n in session.programs.persistable_names() if n not in set(params)]
+    others = sorted(set(session.programs.persistable_names()) - set(params))
     values = session.read(params), session.read(others)
     bad = [n for group in values for n, v in group.items() if not np.isfinite(v).all()]
     if bad:
@@ -84,6 +86,7 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
         (tmp / STATE_FILE).write_text(json.dumps(full_state, indent=1))
         for f in (PARAMS_FILE, OPT_FILE, STATE_FILE):
             _fsync(tmp / f)
+        _fsync(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -101,6 +104,13 @@ def _step_dirs(directory: Path) -> list[Path]:
     """``step_*`` directories, oldest first (by number: step_1000000 sorts after step_999999)."""
     steps = [p for p in directory.glob("step_*") if p.name[5:].isdigit()]
     return sorted(steps, key=lambda p: int(p.name[5:]))
+
+
+def discard_after(directory: Path, step: int) -> None:
+    """Delete checkpoints newer than ``step`` (after resuming past corrupted ones)."""
+    for path in _step_dirs(directory):
+        if int(path.name[5:]) > step:
+            shutil.rmtree(path)
 
 
 def remove_stale_temporaries(directory: Path) -> None:
@@ -152,6 +162,9 @@ def read_state(checkpoint: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"{checkpoint}: unreadable {STATE_FILE} ({err}); "
                         "the checkpoint is incomplete or corrupted") from None
+    if state.get("format") != FORMAT:
+        raise UserError(f"{checkpoint}: checkpoint format {state.get('format')}, this version "
+                        f"reads format {FORMAT}")
     for name, digest in files.items():
         path = checkpoint / name
         if not path.is_file() or _sha256(path) != digest:

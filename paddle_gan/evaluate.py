@@ -29,7 +29,7 @@ from paddle_gan.data import load_mnist
 from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
-from paddle_gan.session import Session, select_place
+from paddle_gan.session import Session, add_device_argument, select_place
 
 
 def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.ndarray, FeatureStats]:
@@ -128,7 +128,7 @@ def main() -> None:
                    help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
                         "else ~/.cache/paddle_gan)")
     p.add_argument("--retrain", action="store_true", help="retrain the evaluator classifier")
-    p.add_argument("--device", default="auto", choices=["auto", "gpu", "cpu"])
+    add_device_argument(p)
     args = p.parse_args()
     if args.samples < 10:
         raise UserError(f"--samples must be at least 10, got {args.samples}")

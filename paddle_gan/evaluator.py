@@ -51,14 +51,14 @@ def lenet(layers: Layers, x: paddle.pir.Value) -> tuple[paddle.pir.Value, paddle
         return layers.linear("fc2", features, 10), features
 
 
-def build(lr: float = 1e-3) -> ProgramSet:
+def build() -> ProgramSet:
     """The evaluator's Programs: ``train`` (cross-entropy, Adam) and ``predict``."""
     startup = paddle.static.Program()
     with new_step(startup) as train:
         x, y = train.data("images", [None, IMAGE_PIXELS]), train.data("labels", [None, 1])
         logits, _ = lenet(train.layers, x)
         loss = F.cross_entropy(logits, paddle.cast(y, "int64"))
-        minimize_adam(train, loss, ("E_",), lr, beta1=0.9)
+        minimize_adam(train, loss, ("E_",), LEARNING_RATE, beta1=0.9)
         train.fetches.update(loss=loss)
     with new_step(startup, training=False) as predict:
         logits, features = lenet(predict.layers, predict.data("images", [None, IMAGE_PIXELS]))
@@ -87,32 +87,23 @@ class Evaluator:
     session: Session
     test_accuracy: float
 
-    def predict(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities ``[N, 10]`` and features ``[N, 128]`` of images in [0, 1]
-        (float, any shape with 784 pixels per image) or uint8 in [0, 255]."""
-        flat = images.reshape(len(images), -1)
-        scale = 1 / 255.0 if flat.dtype == np.uint8 else 1.0
-        probs, features = [], []
-        for start in range(0, len(flat), batch_size):
-            batch = flat[start:start + batch_size].astype(np.float32) * scale
-            out = self.session.run("predict", {"images": batch}, ("probs", "features"))
-            probs.append(out["probs"])
-            features.append(out["features"])
-        return np.concatenate(probs), np.concatenate(features)
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``[N, 10]`` and features ``[N, 128]`` of uint8 images or floats
+        in [0, 1], any shape with 784 pixels per image."""
+        out = self.session.run_batches("predict", "images", images, ("probs", "features"))
+        return out["probs"], out["features"]
 
 
 def load_or_train(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
                   test_labels: np.ndarray, cache_dir: Path, place, retrain: bool = False,
                   epochs: int = 4, seed: int = 0) -> Evaluator:
     """The cached evaluator for exactly this data, or a newly trained (and cached) one."""
-    session = Session(build(LEARNING_RATE), place, seed)
+    session = Session(build(), place, seed)
     digest = data_digest(train_images, train_labels, test_images, test_labels)
-    weights, meta_path = cache_dir / WEIGHTS_FILE, cache_dir / META_FILE
-    if not retrain and meta_path.is_file() and weights.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("data_sha256") == digest and meta.get("format") == FORMAT:
-            session.write(paddle.load(str(weights), return_numpy=True))
-            return Evaluator(session, meta["test_accuracy"])
+    if not retrain:
+        accuracy = _load_cached(session, cache_dir, digest)
+        if accuracy is not None:
+            return Evaluator(session, accuracy)
     batches = Batches(train_images, 128, seed)
     with tqdm(total=epochs * len(batches), desc="training the MNIST evaluator", unit="it") as bar:
         for epoch in range(epochs):
@@ -133,7 +124,33 @@ def load_or_train(train_images: np.ndarray, train_labels: np.ndarray, test_image
         print(f"warning: the evaluator reached only {evaluator.test_accuracy:.4f} test accuracy "
               f"(target {TARGET_ACCURACY}); its scores are less reliable", file=sys.stderr)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    paddle.save(session.read(session.programs.parameter_names()), str(weights))
-    meta_path.write_text(json.dumps({"format": FORMAT, "data_sha256": digest, "epochs": epochs,
-                                     "seed": seed, "test_accuracy": evaluator.test_accuracy}, indent=1))
+    tmp = cache_dir / f".{WEIGHTS_FILE}.tmp-{os.getpid()}"
+    paddle.save(session.read(session.programs.parameter_names()), str(tmp))
+    weights_sha256 = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    os.replace(tmp, cache_dir / WEIGHTS_FILE)
+    meta = {"format": FORMAT, "data_sha256": digest, "weights_sha256": weights_sha256,
+            "epochs": epochs, "seed": seed, "test_accuracy": evaluator.test_accuracy}
+    tmp = cache_dir / f".{META_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, cache_dir / META_FILE)
     return evaluator
+
+
+def _load_cached(session: Session, cache_dir: Path, digest: str) -> float | None:
+    """Load the cached weights into ``session`` if they were trained on data ``digest``;
+    return their test accuracy, or None (no cache, other data, or a damaged cache)."""
+    weights, meta_path = cache_dir / WEIGHTS_FILE, cache_dir / META_FILE
+    if not (weights.is_file() and meta_path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta["format"] != FORMAT or meta["data_sha256"] != digest:
+            return None
+        if hashlib.sha256(weights.read_bytes()).hexdigest() != meta["weights_sha256"]:
+            raise ValueError("weights do not match their recorded SHA-256")
+        session.write(paddle.load(str(weights), return_numpy=True))
+        return float(meta["test_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"warning: ignoring the damaged evaluator cache in {cache_dir} ({err}); retraining",
+              file=sys.stderr)
+        return None

@@ -35,15 +35,13 @@ class ModelConfig:
 
 @dataclass
 class Step:
-    """One Program, its parameter store, and the names it is fed and fetched by."""
+    """One Program, its parameter store, and the values it is fetched by, by name."""
     program: paddle.static.Program
     layers: Layers = field(default_factory=Layers)
-    feeds: list[str] = field(default_factory=list)
     fetches: dict[str, paddle.pir.Value] = field(default_factory=dict)
 
     def data(self, name: str, shape: list[int | None]) -> paddle.pir.Value:
         """A float32 feed of this Program."""
-        self.feeds.append(name)
         return paddle.static.data(name, shape, "float32")
 
 

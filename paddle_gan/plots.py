@@ -15,8 +15,15 @@ from paddle_gan.cli import HelpFormatter, UserError, run_cli
 
 
 def read_metrics(path: str | Path) -> list[dict]:
+    """The rows of a JSON-lines log; a last line cut short by a crash is skipped."""
+    rows = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return rows
 
 
 def _figure():

@@ -39,7 +39,7 @@ def claim(output: Path, resume: bool) -> Iterator[Path]:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         ckpt_dir = output / "checkpoints"
-        if not resume and (ckpt_dir / checkpoint.LATEST).exists():
+        if not resume and ((ckpt_dir / checkpoint.LATEST).exists() or any(ckpt_dir.glob("step_*"))):
             raise UserError(f"{output} already holds a run; pass --resume to continue it "
                             "or choose another --output")
         checkpoint.remove_stale_temporaries(ckpt_dir)

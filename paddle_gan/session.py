@@ -16,6 +16,12 @@ from paddle_gan.graph import ProgramSet, Step
 DEVICES = ("auto", "gpu", "cpu")
 
 
+def add_device_argument(parser) -> None:
+    """The ``--device`` flag every entry point shares."""
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
+
+
 def cuda_available() -> bool:
     return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
@@ -52,6 +58,19 @@ class Session:
         values = self.executor.run(step.program, feed=feed, scope=self.scope,
                                    fetch_list=[step.fetches[name] for name in fetch])
         return dict(zip(fetch, values))
+
+    def run_batches(self, role: str, feed: str, images: np.ndarray, fetch: tuple[str, ...],
+                    batch_size: int = 500) -> dict[str, np.ndarray]:
+        """Run a one-input Program over ``images`` (uint8 in [0, 255] or floats in [0, 1], 784
+        pixels each) in batches; each fetch comes back concatenated."""
+        flat = images.reshape(len(images), -1)
+        scale = 1 / 255.0 if flat.dtype == np.uint8 else 1.0
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in fetch}
+        for start in range(0, len(flat), batch_size):
+            batch = flat[start:start + batch_size].astype(np.float32) * scale
+            for name, value in self.run(role, {feed: batch}, fetch).items():
+                parts[name].append(value)
+        return {name: np.concatenate(values) for name, values in parts.items()}
 
     def read(self, names: list[str]) -> dict[str, np.ndarray]:
         """Copies of Scope variables, by global name."""

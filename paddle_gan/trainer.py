@@ -7,6 +7,7 @@ output directory: ``config.json``, ``metrics.jsonl``, ``eval.jsonl``, ``samples/
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -88,6 +89,8 @@ class Trainer:
         self.ckpt_dir = self.output / "checkpoints"
         self.rng = np.random.default_rng(run.seed)
         self.step = 0
+        self._saved_step: int | None = None
+        self._last_checkpoint: Path | None = None
         self.fixed_z = self.model.sample_latent(np.random.default_rng([run.seed, 1]),
                                                 SAMPLE_GRID * SAMPLE_GRID)
         steps_per_epoch = len(batches)
@@ -95,23 +98,32 @@ class Trainer:
         self.total_steps = min(limit, run.max_steps) if run.max_steps else limit
 
     def resume(self, ckpt: Path, state: dict) -> None:
-        """Continue from a checkpoint and its state, as :func:`checkpoint.find` returned them."""
+        """Continue from a checkpoint and its state, as :func:`checkpoint.find` returned them.
+
+        Checkpoints newer than it were skipped as corrupted: they are deleted, and the steps
+        after it will be trained (and saved) again."""
         checkpoint.restore(self.session, ckpt, state)
-        self.step = state["step"]
+        self.step = self._saved_step = state["step"]
+        self._last_checkpoint = ckpt
         self.rng.bit_generator.state = state["rng"]
-        self._truncate_metrics()
+        checkpoint.discard_after(self.ckpt_dir, self.step)
         print(f"resumed from {ckpt} at step {self.step}")
 
-    def _truncate_metrics(self) -> None:
-        """Drop log lines written after the checkpoint, so a resumed log has each step once."""
+    def _truncate_logs(self) -> None:
+        """Keep log lines up to the current step only: a resumed run then logs each step once,
+        and a fresh run does not append to the logs of a run that died before its first
+        checkpoint. A line cut short by a crash is dropped too."""
         for path in (self.output / "metrics.jsonl", self.output / "eval.jsonl"):
             if path.exists():
                 kept = [r for r in plots.read_metrics(path) if r["step"] <= self.step]
-                path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                tmp = path.with_name(f"{path.name}.tmp")
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                os.replace(tmp, path)
 
     def train(self) -> Path:
         """Run to ``total_steps``, or until SIGINT/SIGTERM; returns the last checkpoint."""
         run = self.run
+        self._truncate_logs()
         (self.output / "config.json").write_text(json.dumps(
             {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
         self._window = (time.perf_counter(), self.step)
@@ -176,14 +188,12 @@ class Trainer:
                             f"last good checkpoint: {last} (try a lower learning rate)")
 
     def save(self) -> Path:
-        """Checkpoint the current step (no-op if it is already the latest)."""
-        name = f"step_{self.step:06d}"
-        if (self.ckpt_dir / name / checkpoint.STATE_FILE).exists():
-            return self.ckpt_dir / name
-        epoch = self.step // len(self.batches)
-        state = {"step": self.step, "epoch": epoch, "rng": self.rng.bit_generator.state,
-                 "run": asdict(self.run)}
+        """Checkpoint the current step, unless this process already saved (or resumed from) it."""
+        if self._saved_step == self.step:
+            return self._last_checkpoint
+        state = {"step": self.step, "rng": self.rng.bit_generator.state, "run": asdict(self.run)}
         saved = checkpoint.save(self.session, self.ckpt_dir, state, keep=self.run.keep)
+        self._saved_step, self._last_checkpoint = self.step, saved
         if self.evaluate is not None:
             result = {"step": self.step, **self.evaluate(self.session)}
             with open(self.output / "eval.jsonl", "a") as f:

@@ -21,10 +21,16 @@ def model_config(kind: str, **overrides: float | None) -> ModelConfig:
         raise UserError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
     values = dict(MODELS[kind].DEFAULTS)
     for key, value in overrides.items():
-        if value is not None and key not in values:
-            raise UserError(f"--{key.replace('_', '-')} does not apply to --model {kind}")
-        if value is not None:
-            values[key] = value
+        if value is None:
+            continue
+        flag = f"--{key.replace('_', '-')}"
+        if key not in values:
+            raise UserError(f"{flag} does not apply to --model {kind}")
+        valid = {"lr_d": value > 0, "lr_g": value > 0, "beta1": 0 <= value < 1}.get(key, value >= 0)
+        if not valid:
+            raise UserError(f"{flag} {value} is out of range (learning rates > 0, "
+                            "0 <= beta1 < 1, lambdas >= 0)")
+        values[key] = value
     return ModelConfig(kind=kind, **values)
 
 

@@ -26,7 +26,10 @@ LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the catego
 
 def info_loss(layers, features, z, config: ModelConfig, observe: bool):
     """lambda-weighted -L_I on ``features``; with ``observe``, codes with lambda 0 are added at
-    weight 1 through detached features. Returns (loss, cat_nll, cont_nll)."""
+    weight 1 through detached features. Returns (loss, cat_nll, cont_nll).
+
+    When exactly one lambda is 0, Q runs twice in the G step (on the features and on their
+    detached copy), so its BN running statistics move twice per step."""
     weights = (config.lambda_cat, config.lambda_cont)
     loss, terms = 0.0, None
     if any(w > 0 for w in weights):

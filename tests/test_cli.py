@@ -101,7 +101,7 @@ def test_bad_input_gives_one_line_errors(tmp_path, mnist_dir):
     one_line_error(cli("train.py", "--data-dir", str(mnist_dir), "--output", str(tmp_path / "o2")),
                    2, "expected (60000, 28, 28)")
     one_line_error(cli("train.py", *SMOKE, "--data-dir", str(mnist_dir), "--batch-size", "0",
-                       "--output", str(tmp_path / "o3")), 2, "batch size must be positive")
+                       "--output", str(tmp_path / "o3")), 2, "--batch-size must be positive")
     one_line_error(cli("infer.py", "--checkpoint", str(tmp_path)), 2, "no checkpoint there")
     bad_model = cli("train.py", "--model", "vae")
     assert bad_model.returncode == 2 and "invalid choice: 'vae'" in bad_model.stderr

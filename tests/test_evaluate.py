@@ -106,3 +106,14 @@ def test_evaluator_trains_caches_and_reuses(small_mnist, tmp_path, monkeypatch):
         load_or_train(train[0][:128], train[1][:128], *test, cache, paddle.CPUPlace(), epochs=1)
     with pytest.raises(AssertionError, match="retrained"):  # --retrain
         load_or_train(*train, *test, cache, paddle.CPUPlace(), retrain=True, epochs=1)
+
+
+def test_a_damaged_evaluator_cache_is_retrained_not_a_traceback(small_mnist, tmp_path, capsys):
+    train, test = small_mnist
+    cache = tmp_path / "cache"
+    load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
+    weights = cache / evaluator_module.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:100])
+    again = load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
+    assert "ignoring the damaged evaluator cache" in capsys.readouterr().err
+    assert 0 <= again.test_accuracy <= 1 and weights.stat().st_size > 100
