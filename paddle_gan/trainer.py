@@ -19,8 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from paddle_gan import checkpoint, plots
-from paddle_gan.data import Batches
 from paddle_gan.cli import UserError
+from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
 from paddle_gan.session import Session
 
@@ -164,7 +164,6 @@ class Trainer:
                 if self.step >= self.total_steps:
                     return
 
-
     def _log(self, log: TextIO, bar: tqdm, epoch: int, values: dict[str, float]) -> None:
         """Check, record and display one log step; samples/s covers the steps since the last."""
         self._check_finite(values)
@@ -182,8 +181,7 @@ class Trainer:
         bad = {k: v for k, v in values.items() if not np.isfinite(v)}
         if bad:
             name, value = next(iter(bad.items()))
-            latest = self.ckpt_dir / checkpoint.LATEST
-            last = latest.read_text().strip() if latest.exists() else "none yet"
+            last = self._last_checkpoint.name if self._last_checkpoint else "none yet"
             raise UserError(f"non-finite {name} ({value}) at step {self.step}; training stopped, "
                             f"last good checkpoint: {last} (try a lower learning rate)")
 
