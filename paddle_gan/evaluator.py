@@ -31,7 +31,7 @@ PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081  # of the MNIST training set, for standar
 LEARNING_RATE = 1e-3
 TARGET_ACCURACY = 0.99
 WEIGHTS_FILE, META_FILE = "mnist_lenet.pdparams", "mnist_lenet.json"
-FORMAT = 1  # bump when the network changes: a cache of another format is retrained
+FORMAT = 2  # bump when the network or the cache layout changes: another format is retrained
 
 
 def default_cache_dir() -> Path:
@@ -144,7 +144,7 @@ def _load_cached(session: Session, cache_dir: Path, digest: str) -> float | None
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if meta["format"] != FORMAT or meta["data_sha256"] != digest:
+        if meta.get("format") != FORMAT or meta.get("data_sha256") != digest:
             return None
         if hashlib.sha256(weights.read_bytes()).hexdigest() != meta["weights_sha256"]:
             raise ValueError("weights do not match their recorded SHA-256")
