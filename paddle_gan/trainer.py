@@ -127,30 +127,31 @@ class Trainer:
         (self.output / "config.json").write_text(json.dumps(
             {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
         self._window = (time.perf_counter(), self.step)
-        with _StopRequest() as stop, open(self.output / "metrics.jsonl", "a") as log, \
-                tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
-                     desc=self.model.config.kind, mininterval=0.5) as bar:
-            for epoch, real in self._remaining_batches():
-                self.step += 1
-                logging = self.step % run.log_every == 0 or self.step == self.total_steps
-                fetched = iteration(self.session, real, self.rng, logging)
-                bar.update(1)
-                if logging:
-                    self._log(log, bar, epoch, fetched)
-                if self.step % run.sample_every == 0:
-                    self.save_samples()
-                if self.step % run.save_every == 0:
-                    self.save()
-                if stop.requested:
-                    break
-        last = self.save()
-        self.save_samples()
-        metrics = self.output / "metrics.jsonl"
-        if metrics.stat().st_size:
-            plots.loss_curve(metrics, self.output / "loss_curve.png")
-            if "li_cat" in plots.read_metrics(metrics)[0]:
-                plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png")
-        if stop.requested:
+        with _StopRequest() as stop:  # held through the final save: a late signal waits for it
+            with open(self.output / "metrics.jsonl", "a") as log, \
+                    tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
+                         desc=self.model.config.kind, mininterval=0.5) as bar:
+                for epoch, real in self._remaining_batches():
+                    self.step += 1
+                    logging = self.step % run.log_every == 0 or self.step == self.total_steps
+                    fetched = iteration(self.session, real, self.rng, logging)
+                    bar.update(1)
+                    if logging:
+                        self._log(log, bar, epoch, fetched)
+                    if self.step % run.sample_every == 0:
+                        self.save_samples()
+                    if self.step % run.save_every == 0:
+                        self.save()
+                    if stop.requested:
+                        break
+            last = self.save()
+            self.save_samples()
+            metrics = self.output / "metrics.jsonl"
+            if metrics.stat().st_size:
+                plots.loss_curve(metrics, self.output / "loss_curve.png")
+                if "li_cat" in plots.read_metrics(metrics)[0]:
+                    plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png")
+        if stop.requested and self.step < self.total_steps:
             print(f"stopped at step {self.step}; checkpoint {last}\n"
                   f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
         return last

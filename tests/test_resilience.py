@@ -105,7 +105,7 @@ def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
 def test_sigterm_finishes_the_step_saves_and_exits_zero(data, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *TINY, "--data-dir", str(data),
-                             "--output", str(out), "--model", "gan", "--max-steps", "100000"],
+                             "--output", str(out), "--model", "gan", "--epochs", "100000"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not (out / "metrics.jsonl").exists():
