@@ -27,7 +27,7 @@ import paddle
 from paddle_gan.cli import UserError
 from paddle_gan.session import Session
 
-FORMAT = 1
+FORMAT = 2  # 2: layers feeding batch norm lost their (redundant) bias
 PARAMS_FILE, OPT_FILE, STATE_FILE, LATEST = "model.pdparams", "model.pdopt", "state.json", "latest"
 TMP_PREFIX = ".tmp-"
 
@@ -164,7 +164,7 @@ def read_state(checkpoint: Path) -> dict:
                         "the checkpoint is incomplete or corrupted") from None
     if state.get("format") != FORMAT:
         raise UserError(f"{checkpoint}: checkpoint format {state.get('format')}, this version "
-                        f"reads format {FORMAT}")
+                        f"reads format {FORMAT}; train anew with this version")
     for name, digest in files.items():
         path = checkpoint / name
         if not path.is_file() or _sha256(path) != digest:

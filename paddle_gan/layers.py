@@ -88,27 +88,31 @@ class Layers:
     def names(self) -> list[str]:
         return list(self._values)
 
+    def _bias(self, name: str, size: int, bias: bool) -> paddle.pir.Value | None:
+        """``<name>.b``, or None for a layer feeding batch norm, whose shift makes a bias
+        redundant (the batch mean cancels it, so it would only ever get a zero gradient)."""
+        return self.parameter(f"{name}.b", [size], paddle.nn.initializer.Constant(0.0)) if bias else None
+
     def linear(self, name: str, x: paddle.pir.Value, size: int,
-               w_init: Initializer | None = None) -> paddle.pir.Value:
-        """Fully connected layer ``x @ w + b``; default init is Paddle's fc default (Xavier)."""
+               w_init: Initializer | None = None, bias: bool = True) -> paddle.pir.Value:
+        """Fully connected layer ``x @ w (+ b)``; default init is Paddle's fc default (Xavier)."""
         w = self.parameter(f"{name}.w", [x.shape[-1], size],
                            w_init or paddle.nn.initializer.XavierUniform())
-        b = self.parameter(f"{name}.b", [size], paddle.nn.initializer.Constant(0.0))
-        return F.linear(x, w, b)
+        return F.linear(x, w, self._bias(name, size, bias))
 
     def conv2d(self, name: str, x: paddle.pir.Value, filters: int, size: int, stride: int,
-               padding: int, w_init: Initializer) -> paddle.pir.Value:
-        """NCHW convolution with bias."""
+               padding: int, w_init: Initializer, bias: bool = True) -> paddle.pir.Value:
+        """NCHW convolution."""
         w = self.parameter(f"{name}.w", [filters, x.shape[1], size, size], w_init)
-        b = self.parameter(f"{name}.b", [filters], paddle.nn.initializer.Constant(0.0))
-        return F.conv2d(x, w, b, stride=stride, padding=padding)
+        return F.conv2d(x, w, self._bias(name, filters, bias), stride=stride, padding=padding)
 
     def conv2d_transpose(self, name: str, x: paddle.pir.Value, filters: int, size: int,
-                         stride: int, padding: int, w_init: Initializer) -> paddle.pir.Value:
-        """NCHW transposed convolution with bias (the weight is ``[in, out, k, k]``)."""
+                         stride: int, padding: int, w_init: Initializer,
+                         bias: bool = True) -> paddle.pir.Value:
+        """NCHW transposed convolution (the weight is ``[in, out, k, k]``)."""
         w = self.parameter(f"{name}.w", [x.shape[1], filters, size, size], w_init)
-        b = self.parameter(f"{name}.b", [filters], paddle.nn.initializer.Constant(0.0))
-        return F.conv2d_transpose(x, w, b, stride=stride, padding=padding)
+        return F.conv2d_transpose(x, w, self._bias(name, filters, bias), stride=stride,
+                                  padding=padding)
 
     def batch_norm(self, name: str, x: paddle.pir.Value, momentum: float = 0.9,
                    epsilon: float = 1e-5) -> paddle.pir.Value:

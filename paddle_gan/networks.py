@@ -2,6 +2,7 @@
 
 Each function reads top to bottom like the architecture table it implements; calling it twice
 in one Program reuses the same weights, because :class:`Layers` creates each name once.
+A layer feeding batch norm has ``bias=False``: BN's shift takes the bias's place.
 """
 from __future__ import annotations
 
@@ -37,10 +38,13 @@ def _normal() -> paddle.nn.initializer.Initializer:
 def infogan_generator(layers: Layers, z: paddle.pir.Value) -> paddle.pir.Value:
     """InfoGAN paper, Table 1 (MNIST) G: z (74) -> images [N, 1, 28, 28] in [0, 1]."""
     with layers.prefix("G_"):
-        h = F.relu(layers.batch_norm("bn1", layers.linear("fc1", z, 1024, _normal())))
-        h = F.relu(layers.batch_norm("bn2", layers.linear("fc2", h, 7 * 7 * 128, _normal())))
+        h = layers.linear("fc1", z, 1024, _normal(), bias=False)
+        h = F.relu(layers.batch_norm("bn1", h))
+        h = layers.linear("fc2", h, 7 * 7 * 128, _normal(), bias=False)
+        h = F.relu(layers.batch_norm("bn2", h))
         h = paddle.reshape(h, [-1, 128, 7, 7])
-        h = F.relu(layers.batch_norm("bn3", layers.conv2d_transpose("up1", h, 64, 4, 2, 1, _normal())))
+        h = layers.conv2d_transpose("up1", h, 64, 4, 2, 1, _normal(), bias=False)
+        h = F.relu(layers.batch_norm("bn3", h))
         return F.sigmoid(layers.conv2d_transpose("up2", h, 1, 4, 2, 1, _normal()))
 
 
@@ -49,9 +53,11 @@ def infogan_trunk(layers: Layers, x: paddle.pir.Value) -> paddle.pir.Value:
     with layers.prefix("D_"):
         h = paddle.reshape(x, [-1, 1, 28, 28])
         h = F.leaky_relu(layers.conv2d("conv1", h, 64, 4, 2, 1, _normal()), 0.1)
-        h = F.leaky_relu(layers.batch_norm("bn2", layers.conv2d("conv2", h, 128, 4, 2, 1, _normal())), 0.1)
+        h = layers.conv2d("conv2", h, 128, 4, 2, 1, _normal(), bias=False)
+        h = F.leaky_relu(layers.batch_norm("bn2", h), 0.1)
         h = paddle.reshape(h, [-1, 128 * 7 * 7])
-        return F.leaky_relu(layers.batch_norm("bn3", layers.linear("fc3", h, 1024, _normal())), 0.1)
+        h = layers.linear("fc3", h, 1024, _normal(), bias=False)
+        return F.leaky_relu(layers.batch_norm("bn3", h), 0.1)
 
 
 def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
@@ -63,5 +69,6 @@ def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
 def infogan_q_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
     """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds."""
     with layers.prefix("Q_"):
-        h = F.leaky_relu(layers.batch_norm("bn1", layers.linear("fc1", h, 128, _normal())), 0.1)
+        h = layers.linear("fc1", h, 128, _normal(), bias=False)
+        h = F.leaky_relu(layers.batch_norm("bn1", h), 0.1)
         return layers.linear("out", h, latent.Q_OUTPUTS, _normal())

@@ -103,13 +103,14 @@ def reference_generator(params: dict[str, np.ndarray], z: np.ndarray) -> np.ndar
 
     def load(layer, name):
         layer.weight.set_value(params[f"{name}.w"])
-        layer.bias.set_value(params[f"{name}.b"])
+        if layer.bias is not None:
+            layer.bias.set_value(params[f"{name}.b"])
         return layer
 
-    net = nn.Sequential(load(nn.Linear(74, 1024), "G_fc1"), bn(nn.BatchNorm1D(1024), "G_bn1"), nn.ReLU(),
-                        load(nn.Linear(1024, 6272), "G_fc2"), bn(nn.BatchNorm1D(6272), "G_bn2"), nn.ReLU(),
+    net = nn.Sequential(load(nn.Linear(74, 1024, bias_attr=False), "G_fc1"), bn(nn.BatchNorm1D(1024), "G_bn1"), nn.ReLU(),
+                        load(nn.Linear(1024, 6272, bias_attr=False), "G_fc2"), bn(nn.BatchNorm1D(6272), "G_bn2"), nn.ReLU(),
                         nn.Unflatten(1, [128, 7, 7]),
-                        load(nn.Conv2DTranspose(128, 64, 4, 2, 1), "G_up1"),
+                        load(nn.Conv2DTranspose(128, 64, 4, 2, 1, bias_attr=False), "G_up1"),
                         bn(nn.BatchNorm2D(64), "G_bn3"), nn.ReLU(),
                         load(nn.Conv2DTranspose(64, 1, 4, 2, 1), "G_up2"), nn.Sigmoid())
     net.eval()
