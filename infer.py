@@ -15,7 +15,7 @@ import numpy as np
 from paddle_gan import checkpoint
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.grids import save_grid
-from paddle_gan.session import add_device_argument, select_place
+from paddle_gan.session import add_device_argument, place_from_args
 import programs
 
 RUNS_DIR = Path("output")
@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
-    session, state, ckpt = programs.restore_session(run_dir, select_place(args.device), args.seed)
+    session, state, ckpt = programs.restore_session(run_dir, place_from_args(args), args.seed)
     model = session.programs
     run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
     output = Path(args.output) if args.output else run / "infer"

@@ -13,7 +13,7 @@ from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches, load_mnist
 from paddle_gan.graph import ModelConfig
 from paddle_gan.metrics import categorical_accuracy
-from paddle_gan.session import Session, add_device_argument, select_place
+from paddle_gan.session import Session, add_device_argument, place_from_args
 from paddle_gan.trainer import RunConfig, Trainer
 import programs
 
@@ -126,7 +126,7 @@ def main() -> None:
         else:
             model_config = programs.model_config(args.model or DEFAULT_MODEL, **overrides)
             settings = run_settings(args, None)
-        place = select_place(args.device)
+        place = place_from_args(args)
         images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
         run = RunConfig(output=str(output), **settings)
         batches = Batches(images, run.batch_size, run.seed)

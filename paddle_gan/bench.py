@@ -18,7 +18,7 @@ import paddle
 
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches
-from paddle_gan.session import Session, add_device_argument, select_place
+from paddle_gan.session import Session, add_device_argument, select_place, set_cpu_threads
 from paddle_gan.trainer import iteration
 
 
@@ -29,10 +29,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30, help="timed iterations")
     p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
-    p.add_argument("--threads", type=int, default=0,
-                   help="CPU math-library threads (paddle.base.core.set_num_threads); 0: Paddle's default")
     add_device_argument(p)
     p.add_argument("--infer", action="store_true", help="time the inference Program alone")
+    p.add_argument("--native-conv", action="store_true",
+                   help="keep Paddle's native CPU convolutions instead of oneDNN's (to compare)")
     args = p.parse_args()
     if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
         raise UserError("--batch-size and --steps must be positive, --warmup not negative")
@@ -40,10 +40,10 @@ def main() -> None:
     import programs
 
     started = time.perf_counter()
-    if args.threads:
-        paddle.base.core.set_num_threads(args.threads)
     place = select_place(args.device)
-    session = Session(programs.build(programs.model_config(args.model)), place, seed=0)
+    threads = set_cpu_threads(args.threads) if isinstance(place, paddle.CPUPlace) else 0
+    session = Session(programs.build(programs.model_config(args.model)), place, seed=0,
+                      onednn_conv=not args.native_conv)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
     batches = Batches(images, args.batch_size, seed=0)
@@ -73,7 +73,8 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     print(json.dumps({
         "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
-        "threads": args.threads, "device": str(place), "paddle": paddle.__version__,
+        "threads": threads, "device": str(place), "native_conv": args.native_conv,
+        "paddle": paddle.__version__,
         "it_per_s": round(args.steps / elapsed, 3),
         "samples_per_s": round(args.steps * args.batch_size / elapsed, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -29,7 +29,7 @@ from paddle_gan.data import load_mnist
 from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
-from paddle_gan.session import Session, add_device_argument, select_place
+from paddle_gan.session import Session, add_device_argument, place_from_args
 
 
 def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.ndarray, FeatureStats]:
@@ -132,7 +132,7 @@ def main() -> None:
     args = p.parse_args()
     if args.samples < 10:
         raise UserError(f"--samples must be at least 10, got {args.samples}")
-    place = select_place(args.device)
+    place = place_from_args(args)
     session, state, ckpt = programs.restore_session(args.checkpoint, place)
     train = load_mnist(args.data_dir, "train", verify=not args.no_verify)
     test = load_mnist(args.data_dir, "test", verify=not args.no_verify)

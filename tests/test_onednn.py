@@ -1,0 +1,90 @@
+"""The oneDNN convolution rewrite: it happens where it should, and training is unchanged."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import programs
+from paddle_gan import latent, onednn
+from paddle_gan.graph import new_step
+from paddle_gan.networks import infogan_trunk
+from paddle_gan.session import Session
+
+BATCH = 16
+
+
+def build(onednn_conv: bool) -> Session:
+    return Session(programs.build(programs.model_config("infogan")), paddle.CPUPlace(), seed=5,
+                   onednn_conv=onednn_conv)
+
+
+def op_names(session: Session, role: str) -> list[str]:
+    return [op.name() for op in session.programs.steps[role].program.global_block().ops]
+
+
+@pytest.fixture(scope="module")
+def sessions() -> tuple[Session, Session]:
+    native = build(onednn_conv=False)
+    if not onednn.applies_to(native.programs.steps["d_step"].program):
+        pytest.skip("the rewrite needs a oneDNN build of Paddle running the PIR (Paddle 3.x)")
+    return native, build(onednn_conv=True)
+
+
+def test_only_convolutions_move_to_onednn(sessions):
+    native, fast = sessions
+    for role in ("d_step", "g_step", "encode"):
+        ops = op_names(fast, role)
+        assert "pd_op.conv2d" not in ops and "onednn_op.conv2d" in ops, role
+        assert [n for n in ops if n.startswith("onednn_op.")] == \
+            [n.replace("pd_op.", "onednn_op.") for n in op_names(native, role)
+             if n in ("pd_op.conv2d", "pd_op.conv2d_grad")], role
+    assert "pd_op.conv2d_transpose" in op_names(fast, "infer")  # no oneDNN training kernel
+
+
+def trunk_gradients(rewrite: bool) -> list[np.ndarray]:
+    """D's trunk on a fed batch: features, d(features . r)/d(input) and /d(every trunk
+    parameter), fetched through copies (a rewritten op's own outputs cannot be fetched)."""
+    startup = paddle.static.Program()
+    with new_step(startup) as step:
+        x = step.data("x", [None, 784])
+        x.stop_gradient = False
+        features = infogan_trunk(step.layers, x)
+        r = step.data("r", [None, 1024])
+        params = step.layers.trainable("D_")
+        grads = paddle.static.gradients([paddle.sum(features * r)], [x] + params)
+        fetch = [paddle.assign(v) for v in [features] + grads]
+    if rewrite:
+        assert onednn.use_onednn_convolutions(step.program, fetch) == 4  # conv1, conv2, grads
+    exe, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
+    paddle.seed(11)
+    exe.run(startup, scope=scope)
+    rng = np.random.default_rng(2)
+    feed = {"x": rng.random((BATCH, 784), dtype=np.float32),
+            "r": rng.standard_normal((BATCH, 1024)).astype(np.float32)}
+    return exe.run(step.program, feed=feed, fetch_list=fetch, scope=scope)
+
+
+def test_onednn_convolutions_give_native_values_and_gradients(sessions):
+    native, fast = trunk_gradients(rewrite=False), trunk_gradients(rewrite=True)
+    assert len(native) == 2 + 8  # features, d/dx, then conv1 w, b, conv2 w, bn2 g, b, fc3 w, bn3 g, b
+    for a, b in zip(native, fast):
+        scale = np.abs(a).max()
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * scale)
+
+
+def test_training_with_onednn_tracks_native_kernels(sessions):
+    """End to end, a few D and G steps: the same losses up to float rounding, which Adam's
+    normalised steps amplify a little on near-zero gradients."""
+    native, fast = sessions
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        real, z = rng.random((BATCH, 784), dtype=np.float32), latent.sample(rng, BATCH)
+        losses = []
+        for s in (native, fast):
+            d = s.run("d_step", {"real": real, "z": z}, ("d_loss",))
+            g = s.run("g_step", {"z": z}, ("g_loss", "li_cat"))
+            losses.append([d["d_loss"], g["g_loss"], g["li_cat"]])
+        if step == 0:  # the first D loss comes from identical weights
+            np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-6)
+        np.testing.assert_allclose(losses[1], losses[0], rtol=2e-3)
