@@ -88,3 +88,20 @@ def test_training_with_onednn_tracks_native_kernels(sessions):
         if step == 0:  # the first D loss comes from identical weights
             np.testing.assert_allclose(losses[1][0], losses[0][0], rtol=1e-6)
         np.testing.assert_allclose(losses[1], losses[0], rtol=2e-3)
+
+
+def test_onednn_convolutions_read_the_current_weights(sessions):
+    """oneDNN's inference-mode kernels cache reordered weights (its conv_transpose kept using
+    the old ones after a weight changed); the rewritten training-mode ops must not."""
+    native, fast = sessions
+    fast.write(native.read(native.programs.parameter_names()))  # earlier tests trained both
+    real = np.random.default_rng(4).random((BATCH, 784), dtype=np.float32)
+    fast.run("encode", {"real": real}, ("cat_probs",))  # whatever the kernels cache, cache it now
+    rng = np.random.default_rng(9)
+    for name in ("D_conv1.w", "D_conv2.w"):
+        shape = native.read([name])[name].shape
+        new = {name: rng.normal(0, 0.05, shape).astype(np.float32)}
+        native.write(new)
+        fast.write(new)
+    after = [s.run("encode", {"real": real}, ("cat_probs",))["cat_probs"] for s in (native, fast)]
+    np.testing.assert_allclose(after[1], after[0], rtol=1e-4, atol=1e-6)
