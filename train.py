@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           "--lambda-cont 0 gives the paper's plain-GAN baseline with an observer Q")
     opt.add_argument("--lambda-cont", type=float, default=None,
                      help="infogan: weight of the continuous codes' L_I (0.1)")
+    opt.add_argument("--cont-std", type=float, default=None,
+                     help="infogan: std of Q's Gaussian for c2, c3; 0 (default): Q predicts it, "
+                          "as in the article; e.g. 1: fixed, as in the official InfoGAN code")
     out = p.add_argument_group("logging and checkpoints")
     out.add_argument("--log-every", type=int,
                      help=f"steps between metrics lines and NaN checks {default('log_every')}")
@@ -114,7 +117,7 @@ def resumed_model(args: argparse.Namespace, saved: dict, overrides: dict[str, fl
 def main() -> None:
     args = parse_args()
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
-                     lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont)
+                     lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std)
     with rundir.claim(Path(args.output), args.resume) as output:
         if args.resume:
             ckpt, state = checkpoint.find(output)

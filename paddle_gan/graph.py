@@ -28,6 +28,7 @@ class ModelConfig:
     beta1: float
     lambda_cat: float | None = None   # InfoGAN only: weight of the categorical part of L_I
     lambda_cont: float | None = None  # InfoGAN only: weight of the continuous part of L_I
+    cont_std: float | None = None     # InfoGAN only: 0 = Q's learned std for c2, c3, else fixed
 
     def to_dict(self) -> dict:
         return asdict(self)

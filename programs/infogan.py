@@ -20,7 +20,7 @@ from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 
-DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1)
+DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0)
 LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
 
 
@@ -33,10 +33,10 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
     weights = (config.lambda_cat, config.lambda_cont)
     loss, terms = 0.0, None
     if any(w > 0 for w in weights):
-        terms = losses.info_nll(infogan_q_head(layers, features), z)
+        terms = losses.info_nll(infogan_q_head(layers, features), z, config.cont_std)
         loss = sum(w * t for w, t in zip(weights, terms) if w > 0)
     if observe and any(w == 0 for w in weights):
-        observed = losses.info_nll(infogan_q_head(layers, features.detach()), z)
+        observed = losses.info_nll(infogan_q_head(layers, features.detach()), z, config.cont_std)
         loss = loss + sum(t for w, t in zip(weights, observed) if w == 0)
         terms = terms or observed
     return loss, *(terms or (None, None))

@@ -133,18 +133,21 @@ def test_inference_program_matches_a_dygraph_generator_with_running_statistics(i
     np.testing.assert_allclose(static, expected, atol=1e-5)
 
 
-def numpy_info_nll(q_out: np.ndarray, z: np.ndarray) -> tuple[float, float]:
+def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float) -> tuple[float, float]:
     logits = q_out[:, :10]
     log_probs = logits - logits.max(1, keepdims=True)
     log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
     cat = -log_probs[np.arange(len(z)), z[:, 62:72].argmax(1)].mean()
     mean, log_std, c = q_out[:, 10:12], q_out[:, 12:14], z[:, 72:74]
+    if cont_std:
+        log_std = np.full_like(mean, np.log(cont_std))
     # log N(c | mean, std) = -(c - mean)^2 / (2 std^2) - log std - log(2 pi) / 2
     log_lik = -(c - mean) ** 2 / (2 * np.exp(2 * log_std)) - log_std - 0.5 * np.log(2 * np.pi)
     return cat, -log_lik.sum(1).mean()
 
 
-def test_info_nll_matches_numpy():
+@pytest.mark.parametrize("cont_std", [0.0, 1.0, 0.3])
+def test_info_nll_matches_numpy(cont_std):
     rng = np.random.default_rng(4)
     q_out = rng.normal(0, 1.5, (32, 14)).astype(np.float32)
     z = latent.sample(rng, 32)
@@ -153,10 +156,11 @@ def test_info_nll_matches_numpy():
     with paddle.static.program_guard(main, startup):
         q = paddle.static.data("q", [None, 14], "float32")
         zz = paddle.static.data("z", [None, 74], "float32")
-        cat, cont = losses.info_nll(q, zz)
+        cat, cont = losses.info_nll(q, zz, cont_std)
     got = paddle.static.Executor(paddle.CPUPlace()).run(main, feed={"q": q_out, "z": z},
                                                         fetch_list=[cat, cont])
-    np.testing.assert_allclose(got, numpy_info_nll(q_out.astype(np.float64), z), rtol=1e-5)
+    np.testing.assert_allclose(got, numpy_info_nll(q_out.astype(np.float64), z, cont_std),
+                               rtol=1e-5)
 
 
 @pytest.mark.parametrize("lambdas", [(0.0, 0.0), (1.0, 0.1)])
