@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paddle_gan import checkpoint
+from paddle_gan import checkpoint, latent
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.grids import save_grid
 from paddle_gan.session import add_device_argument, place_from_args
@@ -41,10 +41,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=8, help="grid rows")
     p.add_argument("--cols", type=int, default=8, help="grid columns")
     p.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="redraw noise components with |z| above this (the truncation trick: "
+                        "more typical, less varied samples; noise is U(-1, 1), so only values "
+                        "below 1 act)")
     add_device_argument(p)
     args = p.parse_args()
     if args.rows <= 0 or args.cols <= 0:
         raise UserError(f"--rows and --cols must be positive, got {args.rows} x {args.cols}")
+    if args.truncation <= 0:
+        raise UserError(f"--truncation must be positive, got {args.truncation}")
     return args
 
 
@@ -60,7 +66,10 @@ def main() -> None:
              **model.grids}
     print(f"{model.config.kind} at step {state['step']} ({ckpt}):")
     for name, (latents, rows, cols) in grids.items():
-        images = session.run("infer", {"z": latents(rng)}, ("images",))["images"]
+        z = latents(rng)
+        if args.truncation < 1:
+            z = latent.truncate(rng, z, model.noise, args.truncation)
+        images = session.run("infer", {"z": z}, ("images",))["images"]
         print(f"  wrote {save_grid(images, output / f'{name}.png', rows, cols)}")
 
 

@@ -69,6 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--cont-std", type=float, default=None,
                      help="infogan: std of Q's Gaussian for c2, c3; 0 (default): Q predicts it, "
                           "as in the article; e.g. 1: fixed, as in the official InfoGAN code")
+    stab = p.add_argument_group("stabilisation (all off by default: the article's setup; "
+                                "TTUR is --lr-d/--lr-g, momentum is --beta1)")
+    stab.add_argument("--loss", choices=["bce", "hinge"], default=None,
+                      help="adversarial loss: bce (non-saturating, default) or hinge")
+    stab.add_argument("--r1-gamma", type=float, default=None,
+                      help="R1 penalty (gamma/2) E||grad_x D(x)||^2 on real images (0: off)")
+    stab.add_argument("--spectral-norm", action="store_true", default=None,
+                      help="spectral normalisation of D's weights (one power iteration per step)")
     out = p.add_argument_group("logging and checkpoints")
     out.add_argument("--log-every", type=int,
                      help=f"steps between metrics lines and NaN checks {default('log_every')}")
@@ -117,7 +125,8 @@ def resumed_model(args: argparse.Namespace, saved: dict, overrides: dict[str, fl
 def main() -> None:
     args = parse_args()
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
-                     lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std)
+                     lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std,
+                     loss=args.loss, r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm)
     with rundir.claim(Path(args.output), args.resume) as output:
         if args.resume:
             ckpt, state = checkpoint.find(output)

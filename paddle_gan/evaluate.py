@@ -50,10 +50,13 @@ def scores(probs: np.ndarray) -> dict[str, object]:
 
 
 def generated(session: Session, n: int, batch_size: int, rng: np.random.Generator,
-              c1: int | None = None) -> Iterator[np.ndarray]:
-    """``n`` samples from the inference Program, optionally all with InfoGAN's c1 fixed."""
+              c1: int | None = None, truncation: float = 1.0) -> Iterator[np.ndarray]:
+    """``n`` samples from the inference Program, optionally all with InfoGAN's c1 fixed and
+    the noise truncated."""
     for start in range(0, n, batch_size):
         z = session.programs.sample_latent(rng, min(batch_size, n - start))
+        if truncation < 1:
+            z = latent.truncate(rng, z, session.programs.noise, truncation)
         if c1 is not None:
             z = latent.with_category(z, c1)
         yield session.run("infer", {"z": z}, ("images",))["images"]
@@ -64,21 +67,22 @@ def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 
 
 def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np.ndarray],
-             test: tuple[np.ndarray, np.ndarray], n: int, seed: int,
+             test: tuple[np.ndarray, np.ndarray], n: int, seed: int, truncation: float = 1.0,
              batch_size: int = 500) -> dict[str, object]:
     """Every metric for the model in ``session``, plus the real-data reference."""
     rng = np.random.default_rng(seed)
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
-    probs, stats = describe(evaluator, generated(session, n, batch_size, rng))
-    result = {"samples": n, "seed": seed, "evaluator_test_accuracy": evaluator.test_accuracy,
+    probs, stats = describe(evaluator, generated(session, n, batch_size, rng, None, truncation))
+    result = {"samples": n, "seed": seed, "truncation": truncation,
+              "evaluator_test_accuracy": evaluator.test_accuracy,
               **scores(probs), "mnist_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
     if "encode" in session.programs.steps:
         result.update(categorical_accuracy(session, *test))
         per_code = n // latent.CATEGORIES
         codes, predicted = [], []
         for c1 in range(latent.CATEGORIES):
-            p, _ = describe(evaluator, generated(session, per_code, batch_size, rng, c1))
+            p, _ = describe(evaluator, generated(session, per_code, batch_size, rng, c1, truncation))
             codes.append(np.full(len(p), c1))
             predicted.append(p.argmax(axis=1))
         result.update(purity(np.concatenate(predicted), np.concatenate(codes)))
@@ -106,8 +110,9 @@ def markdown(result: dict) -> str:
     head = f"{result['model']} step {result['step']}"
     lines = [f"| metric | {head} | real MNIST |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {real} |" for name, value, real in rows]
-    lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}; evaluator "
-                 f"test accuracy {result['evaluator_test_accuracy']:.4f}.")
+    truncated = f", noise truncated at {result['truncation']}" if result["truncation"] < 1 else ""
+    lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}{truncated}; "
+                 f"evaluator test accuracy {result['evaluator_test_accuracy']:.4f}.")
     return "\n".join(lines)
 
 
@@ -120,6 +125,9 @@ def main() -> None:
                    help="a run's output directory, its checkpoints/ or one step_* directory")
     p.add_argument("--samples", type=int, default=10000, help="generated samples to score")
     p.add_argument("--seed", type=int, default=0, help="seeds the generated samples")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="redraw noise components with |z| above this (the truncation trick; "
+                        "noise is U(-1, 1), so only values below 1 act)")
     p.add_argument("--format", default="text", choices=["text", "json", "md"])
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--data-dir", default=None, help="MNIST directory (as for train.py)")
@@ -132,6 +140,8 @@ def main() -> None:
     args = p.parse_args()
     if args.samples < 10:
         raise UserError(f"--samples must be at least 10, got {args.samples}")
+    if args.truncation <= 0:
+        raise UserError(f"--truncation must be positive, got {args.truncation}")
     place = place_from_args(args)
     session, state, ckpt = programs.restore_session(args.checkpoint, place)
     train = load_mnist(args.data_dir, "train", verify=not args.no_verify)
@@ -139,7 +149,7 @@ def main() -> None:
     cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)
     evaluator = load_or_train(*train, *test, cache, place, retrain=args.retrain)
     result = {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
-              **evaluate(session, evaluator, train, test, args.samples, args.seed)}
+              **evaluate(session, evaluator, train, test, args.samples, args.seed, args.truncation)}
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps(result))

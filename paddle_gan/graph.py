@@ -29,6 +29,10 @@ class ModelConfig:
     lambda_cat: float | None = None   # InfoGAN only: weight of the categorical part of L_I
     lambda_cont: float | None = None  # InfoGAN only: weight of the continuous part of L_I
     cont_std: float | None = None     # InfoGAN only: 0 = Q's learned std for c2, c3, else fixed
+    # Stabilisation options, both models; the defaults are the article's setup.
+    loss: str = "bce"                 # adversarial loss: "bce" (non-saturating) or "hinge"
+    r1_gamma: float = 0.0             # weight of the R1 gradient penalty on real samples
+    spectral_norm: bool = False       # spectral normalisation of D's weights
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,23 +70,26 @@ class ProgramSet:
 class ModelPrograms(ProgramSet):
     """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN) and what the
     tools around them need: ``logged`` names, per role, the fetches the trainer logs;
-    ``grids`` are the extra latent grids ``infer.py`` draws (name -> (rng -> z, rows, cols)).
+    ``grids`` are the extra latent grids ``infer.py`` draws (name -> (rng -> z, rows, cols));
+    ``noise`` is where the U(-1, 1) noise sits in z (what truncation redraws).
     """
     config: ModelConfig
     sample_latent: LatentSampler
+    noise: slice
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
     grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
 def new_step(startup: paddle.static.Program, training: bool = True,
-             update_stats: tuple[str, ...] = ()) -> Iterator[Step]:
+             update_stats: tuple[str, ...] = (), spectral_norm: tuple[str, ...] = ()) -> Iterator[Step]:
     """Build a Step's Program inside the block; initializers go to the shared startup.
 
-    ``training`` and ``update_stats`` set how batch norm behaves in it (see :class:`Layers`).
+    ``training``, ``update_stats`` and ``spectral_norm`` set how batch norm and spectral norm
+    behave in it (see :class:`Layers`).
     """
     paddle.enable_static()
-    step = Step(paddle.static.Program(), Layers(training, update_stats))
+    step = Step(paddle.static.Program(), Layers(training, update_stats, spectral_norm))
     with paddle.static.program_guard(step.program, startup):
         yield step
 

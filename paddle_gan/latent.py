@@ -1,11 +1,13 @@
 """InfoGAN's latent input on MNIST: 62 noise + a 10-way categorical code c1 + two continuous
-codes c2, c3 (the paper's Appendix C), and the latent batches behind the traversal grids."""
+codes c2, c3 (the paper's Appendix C), the latent batches behind the traversal grids, and the
+truncation trick for any model's U(-1, 1) noise."""
 from __future__ import annotations
 
 import numpy as np
 
 NOISE, CATEGORIES, CONTINUOUS = 62, 10, 2
 DIM = NOISE + CATEGORIES + CONTINUOUS  # 74
+NOISE_PART = slice(0, NOISE)            # where the noise sits in z
 CAT = slice(NOISE, NOISE + CATEGORIES)  # where c1's one-hot sits in z
 CONT = slice(NOISE + CATEGORIES, DIM)   # where c2, c3 sit in z
 # Q's 14 outputs: c1's logits, then the means and the log-stds of c2, c3
@@ -50,4 +52,20 @@ def with_category(z: np.ndarray, c1: int) -> np.ndarray:
     """A copy of the latent batch ``z`` with every c1 set to ``c1``."""
     z = z.copy()
     z[:, CAT] = np.eye(CATEGORIES)[c1]
+    return z
+
+
+def truncate(rng: np.random.Generator, z: np.ndarray, noise: slice,
+             threshold: float) -> np.ndarray:
+    """The truncation trick (BigGAN) for U(-1, 1) noise: a copy of ``z`` in which every noise
+    component with |value| > ``threshold`` is redrawn from U(-1, 1) until none is. Trades
+    diversity for fidelity; a threshold of 1 or more changes nothing. Codes are kept, and rows
+    that share their noise (the grids' columns or rows) still share it afterwards."""
+    if threshold <= 0:
+        raise ValueError(f"truncation threshold must be positive, got {threshold}")
+    unique, rows = np.unique(z[:, noise], axis=0, return_inverse=True)
+    while (outside := np.abs(unique) > threshold).any():
+        unique[outside] = rng.uniform(-1.0, 1.0, int(outside.sum()))
+    z = z.copy()
+    z[:, noise] = unique[rows.reshape(-1)]
     return z

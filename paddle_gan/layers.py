@@ -29,11 +29,19 @@ class Layers:
     With ``training=True`` it normalises with batch statistics, and the running statistics of
     networks whose prefix is in ``update_stats`` move; other networks' statistics are left alone,
     so, e.g., the G step runs D in training mode without touching D's running averages.
+
+    Spectral norm: the weights of networks whose prefix is in ``spectral_norm`` are divided by
+    their largest singular value, estimated by one power iteration per Program run from a
+    persistable vector ``<layer>.u``; like BN statistics, ``u`` moves only in training Programs
+    whose ``update_stats`` include the network.
     """
 
-    def __init__(self, training: bool = True, update_stats: tuple[str, ...] = ()) -> None:
+    def __init__(self, training: bool = True, update_stats: tuple[str, ...] = (),
+                 spectral_norm: tuple[str, ...] = ()) -> None:
         self.training = training
         self.update_stats = update_stats
+        self.spectral_norm = spectral_norm
+        self._normalized: dict[str, paddle.pir.Value] = {}
         self._values: dict[str, paddle.pir.Value] = {}
         self._by_prefix: dict[str, list[str]] = {}
         self._prefix: str | None = None
@@ -88,6 +96,29 @@ class Layers:
     def names(self) -> list[str]:
         return list(self._values)
 
+    def _weight(self, name: str, shape: list[int], init: Initializer) -> paddle.pir.Value:
+        """``<name>.w``, spectrally normalised (once per Program) if its network asks for it."""
+        w = self.parameter(f"{name}.w", shape, init)
+        if self._prefix not in self.spectral_norm:
+            return w
+        key = self._prefix + name
+        if key not in self._normalized:
+            self._normalized[key] = w / self._largest_singular_value(name, w)
+        return self._normalized[key]
+
+    def _largest_singular_value(self, name: str, w: paddle.pir.Value) -> paddle.pir.Value:
+        """sigma(W) = u^T W v after one power iteration on W as a [rows, rest] matrix (Miyato
+        et al. 2018); u and v are constants for the gradient, which flows through W only."""
+        matrix = paddle.reshape(w, [w.shape[0], -1])
+        u = self.parameter(f"{name}.u", [1, matrix.shape[0]], paddle.nn.initializer.Normal(0.0, 1.0),
+                           trainable=False)
+        fixed = matrix.detach()
+        v = F.normalize(paddle.matmul(u, fixed), axis=1)
+        u_next = F.normalize(paddle.matmul(v, fixed, transpose_y=True), axis=1)
+        if self.training and self._prefix in self.update_stats:
+            paddle.assign(u_next, output=u)
+        return paddle.sum(paddle.matmul(u_next, matrix) * v)
+
     def _bias(self, name: str, size: int, bias: bool) -> paddle.pir.Value | None:
         """``<name>.b``, or None for a layer feeding batch norm, whose shift makes a bias
         redundant (the batch mean cancels it, so it would only ever get a zero gradient)."""
@@ -96,14 +127,13 @@ class Layers:
     def linear(self, name: str, x: paddle.pir.Value, size: int,
                w_init: Initializer | None = None, bias: bool = True) -> paddle.pir.Value:
         """Fully connected layer ``x @ w (+ b)``; default init is Paddle's fc default (Xavier)."""
-        w = self.parameter(f"{name}.w", [x.shape[-1], size],
-                           w_init or paddle.nn.initializer.XavierUniform())
+        w = self._weight(name, [x.shape[-1], size], w_init or paddle.nn.initializer.XavierUniform())
         return F.linear(x, w, self._bias(name, size, bias))
 
     def conv2d(self, name: str, x: paddle.pir.Value, filters: int, size: int, stride: int,
                padding: int, w_init: Initializer, bias: bool = True) -> paddle.pir.Value:
         """NCHW convolution."""
-        w = self.parameter(f"{name}.w", [filters, x.shape[1], size, size], w_init)
+        w = self._weight(name, [filters, x.shape[1], size, size], w_init)
         y = F.conv2d(x, w, stride=stride, padding=padding)
         return _add_channel_bias(y, self._bias(name, filters, bias))
 
@@ -111,7 +141,7 @@ class Layers:
                          stride: int, padding: int, w_init: Initializer,
                          bias: bool = True) -> paddle.pir.Value:
         """NCHW transposed convolution (the weight is ``[in, out, k, k]``)."""
-        w = self.parameter(f"{name}.w", [x.shape[1], filters, size, size], w_init)
+        w = self._weight(name, [x.shape[1], filters, size, size], w_init)
         y = F.conv2d_transpose(x, w, stride=stride, padding=padding)
         return _add_channel_bias(y, self._bias(name, filters, bias))
 

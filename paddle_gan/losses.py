@@ -19,14 +19,29 @@ def _bce(logits: paddle.pir.Value, target: float) -> paddle.pir.Value:
     return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
 
 
-def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value) -> paddle.pir.Value:
-    """-E[log D(x)] - E[log(1 - D(G(z)))]."""
+def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value,
+           kind: str = "bce") -> paddle.pir.Value:
+    """bce: -E[log D(x)] - E[log(1 - D(G(z)))]; hinge: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
+    (D(.) the logit)."""
+    if kind == "hinge":
+        return paddle.mean(F.relu(1.0 - real_logits)) + paddle.mean(F.relu(1.0 + fake_logits))
     return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
 
 
-def g_loss(fake_logits: paddle.pir.Value) -> paddle.pir.Value:
-    """Non-saturating generator loss -E[log D(G(z))]."""
+def g_loss(fake_logits: paddle.pir.Value, kind: str = "bce") -> paddle.pir.Value:
+    """bce: the non-saturating -E[log D(G(z))]; hinge: -E[D(G(z))] (the logit)."""
+    if kind == "hinge":
+        return -paddle.mean(fake_logits)
     return _bce(fake_logits, 1.0)
+
+
+def r1_penalty(real: paddle.pir.Value, real_logits: paddle.pir.Value,
+               gamma: float) -> paddle.pir.Value:
+    """(gamma / 2) E||grad_x D(x)||^2 on real samples (Mescheder et al. 2018): pushes D's
+    surface flat where the data is. ``real`` must have been created with stop_gradient False;
+    the gradient is built into the Program, so minimising the penalty differentiates twice."""
+    (grad,) = paddle.static.gradients([paddle.sum(real_logits)], [real])
+    return 0.5 * gamma * paddle.mean(paddle.sum(paddle.square(grad), axis=1))
 
 
 def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value,

@@ -13,23 +13,29 @@ from paddle_gan.session import Session
 from programs import gan, infogan
 
 MODELS = {"infogan": infogan, "gan": gan}
+LOSSES = ("bce", "hinge")
+# Settings every model has, at their defaults (the article's setup), and what each accepts;
+# any other numeric setting must be >= 0.
+COMMON = dict(loss="bce", r1_gamma=0.0, spectral_norm=False)
+RANGES = {"lr_d": (lambda v: v > 0, "> 0"), "lr_g": (lambda v: v > 0, "> 0"),
+          "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "loss": (lambda v: v in LOSSES, "bce or hinge"),
+          "spectral_norm": (lambda v: isinstance(v, bool), "true or false")}
 
 
-def model_config(kind: str, **overrides: float | None) -> ModelConfig:
+def model_config(kind: str, **overrides: float | str | bool | None) -> ModelConfig:
     """The model's config: its defaults, with any non-None override applied."""
     if kind not in MODELS:
         raise UserError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
-    values = dict(MODELS[kind].DEFAULTS)
+    values = {**COMMON, **MODELS[kind].DEFAULTS}
     for key, value in overrides.items():
         if value is None:
             continue
         flag = f"--{key.replace('_', '-')}"
         if key not in values:
             raise UserError(f"{flag} does not apply to --model {kind}")
-        valid = {"lr_d": value > 0, "lr_g": value > 0, "beta1": 0 <= value < 1}.get(key, value >= 0)
-        if not valid:
-            raise UserError(f"{flag} {value} is out of range (learning rates > 0, "
-                            "0 <= beta1 < 1, lambdas >= 0)")
+        check, allowed = RANGES.get(key, (lambda v: v >= 0, ">= 0"))
+        if not check(value):
+            raise UserError(f"{flag} {value} is out of range (must be {allowed})")
         values[key] = value
     return ModelConfig(kind=kind, **values)
 

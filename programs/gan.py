@@ -20,20 +20,23 @@ def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def build(config: ModelConfig) -> ModelPrograms:
     startup = paddle.static.Program()
+    sn = ("D_",) if config.spectral_norm else ()
 
-    with new_step(startup) as d_step:
+    with new_step(startup, update_stats=("D_",), spectral_norm=sn) as d_step:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, MLP_Z_DIM])
+        real.stop_gradient = config.r1_gamma == 0
         fake = mlp_generator(d_step.layers, z).detach()
         real_logits = mlp_discriminator(d_step.layers, real)
         fake_logits = mlp_discriminator(d_step.layers, fake)
-        d_loss = losses.d_loss(real_logits, fake_logits)
-        minimize_adam(d_step, d_loss, ("D_",), config.lr_d, config.beta1)
+        d_loss = losses.d_loss(real_logits, fake_logits, config.loss)
+        penalty = losses.r1_penalty(real, real_logits, config.r1_gamma) if config.r1_gamma else 0.0
+        minimize_adam(d_step, d_loss + penalty, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits)
 
-    with new_step(startup) as g_step:
+    with new_step(startup, update_stats=("G_",), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, MLP_Z_DIM])
         fake = mlp_generator(g_step.layers, z)
-        g_loss = losses.g_loss(mlp_discriminator(g_step.layers, fake))
+        g_loss = losses.g_loss(mlp_discriminator(g_step.layers, fake), config.loss)
         minimize_adam(g_step, g_loss, ("G_",), config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake)
 
@@ -42,5 +45,5 @@ def build(config: ModelConfig) -> ModelPrograms:
         infer.fetches.update(images=mlp_generator(infer.layers, z))
 
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
-                         sample_latent=sample_latent,
+                         sample_latent=sample_latent, noise=slice(0, MLP_Z_DIM),
                          logged=dict(d_step=("d_loss",), g_step=("g_loss",)))

@@ -44,24 +44,27 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
 
 def build(config: ModelConfig) -> ModelPrograms:
     startup = paddle.static.Program()
+    sn = ("D_",) if config.spectral_norm else ()
 
-    with new_step(startup, update_stats=("D_",)) as d_step:
+    with new_step(startup, update_stats=("D_",), spectral_norm=sn) as d_step:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
+        real.stop_gradient = config.r1_gamma == 0
         fake = infogan_generator(d_step.layers, z).detach()
         real_logits = infogan_d_head(d_step.layers, infogan_trunk(d_step.layers, real))
         fake_features = infogan_trunk(d_step.layers, fake)
         fake_logits = infogan_d_head(d_step.layers, fake_features)
         info, _, _ = info_loss(d_step.layers, fake_features, z, config, observe=False)
-        d_loss = losses.d_loss(real_logits, fake_logits)
-        minimize_adam(d_step, d_loss + info, ("D_",), config.lr_d, config.beta1)
+        d_loss = losses.d_loss(real_logits, fake_logits, config.loss)
+        penalty = losses.r1_penalty(real, real_logits, config.r1_gamma) if config.r1_gamma else 0.0
+        minimize_adam(d_step, d_loss + info + penalty, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits,
                               fake=fake)
 
-    with new_step(startup, update_stats=("G_", "Q_")) as g_step:
+    with new_step(startup, update_stats=("G_", "Q_"), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
         fake = infogan_generator(g_step.layers, z)
         features = infogan_trunk(g_step.layers, fake)
-        g_loss = losses.g_loss(infogan_d_head(g_step.layers, features))
+        g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
         info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=True)
         minimize_adam(g_step, g_loss + info, ("G_", "Q_"), config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake, li_cat=LOG_CATEGORIES - cat_nll,
@@ -71,7 +74,7 @@ def build(config: ModelConfig) -> ModelPrograms:
         z = infer.data("z", [None, latent.DIM])
         infer.fetches.update(images=infogan_generator(infer.layers, z))
 
-    with new_step(startup, training=False) as encode:
+    with new_step(startup, training=False, spectral_norm=sn) as encode:
         real = encode.data("real", [None, IMAGE_PIXELS])
         q_out = infogan_q_head(encode.layers, infogan_trunk(encode.layers, real))
         encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
@@ -81,6 +84,6 @@ def build(config: ModelConfig) -> ModelPrograms:
              "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
              "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, sample_latent=latent.sample,
+                         config=config, sample_latent=latent.sample, noise=latent.NOISE_PART,
                          logged=dict(d_step=("d_loss",), g_step=("g_loss", "li_cat", "cont_nll")),
                          grids=grids)

@@ -142,3 +142,28 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))
     assert figure.is_file()
+
+
+def test_stabilisation_flags_train_resume_and_truncated_infer(tmp_path):
+    """The stabilisation flags reach the model config and survive --resume; infer.py takes
+    --truncation; a contradicting flag on resume is refused."""
+    from conftest import write_mnist
+
+    data = write_mnist(tmp_path / "mnist", n_train=320)
+    out = tmp_path / "run"
+    flags = [*SMOKE, "--data-dir", str(data), "--output", str(out), "--loss", "hinge",
+             "--r1-gamma", "5", "--spectral-norm"]
+    ok(cli("train.py", *flags, "--max-steps", "10"))
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert (model["loss"], model["r1_gamma"], model["spectral_norm"]) == ("hinge", 5.0, True)
+    ok(cli("train.py", *SMOKE, "--data-dir", str(data), "--output", str(out), "--resume",
+           "--max-steps", "15"))
+    params = paddle.load(str(out / "checkpoints/step_000015/model.pdparams"), return_numpy=True)
+    assert {"D_fc1.u", "D_fc2.u"} <= set(params)
+    one_line_error(cli("train.py", *SMOKE, "--data-dir", str(data), "--output", str(out),
+                       "--resume", "--loss", "bce"), 2, "--loss bce differs from the run's hinge")
+    ok(cli("infer.py", "--checkpoint", str(out), "--truncation", "0.5", "--output",
+           str(tmp_path / "infer")))
+    assert (tmp_path / "infer" / "samples.png").is_file()
+    one_line_error(cli("infer.py", "--checkpoint", str(out), "--truncation", "0"), 2,
+                   "--truncation must be positive")
