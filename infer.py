@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate sample grids from a checkpoint with the model's inference Program.
+"""Generate sample grids from a checkpoint with the model's inference Program, or from an
+exported inference model (``--model-dir``); ``--export DIR`` writes that export.
 
 Writes samples.png for every model; for InfoGAN also categorical.png (rows: c1 = 0..9,
 columns: different noise) and traverse_c2.png / traverse_c3.png (rows: c1, columns: the code
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from paddle_gan import checkpoint, latent
+from paddle_gan.export import ExportedGenerator, export
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.grids import save_grid
 from paddle_gan.session import add_device_argument, place_from_args
@@ -35,9 +37,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--checkpoint", default=None,
                    help="a run's output directory, its checkpoints/ directory or one step_* "
                         "checkpoint (default: the most recent run under output/)")
+    p.add_argument("--model-dir", default=None,
+                   help="draw from an exported inference model instead of a checkpoint")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="also save the checkpoint's generator as a Paddle inference model "
+                        "(z in, images out) to DIR, for --model-dir or Paddle Inference")
     p.add_argument("--output", default=None,
-                   help="where to write the grids (default: <run>/infer, or <checkpoint>/infer "
-                        "for a checkpoint outside a run directory)")
+                   help="where to write the grids (default: <run>/infer, <checkpoint>/infer "
+                        "for a checkpoint outside a run directory, <model-dir>/infer)")
     p.add_argument("--rows", type=int, default=8, help="grid rows")
     p.add_argument("--cols", type=int, default=8, help="grid columns")
     p.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
@@ -49,28 +56,43 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.rows <= 0 or args.cols <= 0:
         raise UserError(f"--rows and --cols must be positive, got {args.rows} x {args.cols}")
-    if args.truncation <= 0:
-        raise UserError(f"--truncation must be positive, got {args.truncation}")
+    if not 0 < args.truncation < float("inf"):
+        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
+    if args.model_dir and (args.checkpoint or args.export):
+        raise UserError("--model-dir draws from an export: drop --checkpoint and --export")
     return args
 
 
 def main() -> None:
     args = parse_args()
-    run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
-    session, state, ckpt = programs.restore_session(run_dir, place_from_args(args), args.seed)
-    model = session.programs
-    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
-    output = Path(args.output) if args.output else run / "infer"
+    place = place_from_args(args)
+    if args.model_dir:
+        generator = ExportedGenerator(Path(args.model_dir), place)
+        kind, step = generator.kind, generator.meta["step"]
+        output = Path(args.output) if args.output else Path(args.model_dir) / "infer"
+        print(f"{kind} at step {step} (exported, {args.model_dir}):")
+    else:
+        run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
+        session, state, ckpt = programs.restore_session(run_dir, place, args.seed)
+        kind, step = session.programs.config.kind, state["step"]
+        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+        output = Path(args.output) if args.output else run / "infer"
+        print(f"{kind} at step {step} ({ckpt}):")
+        if args.export:
+            print(f"  exported the generator to {export(session, Path(args.export), step)}")
+
+        def generator(z: np.ndarray) -> np.ndarray:
+            return session.run("infer", {"z": z}, ("images",))["images"]
+
+    model = programs.MODELS[kind]
     rng = np.random.default_rng(args.seed)
     grids = {"samples": (lambda r: model.sample_latent(r, args.rows * args.cols), args.rows, args.cols),
-             **model.grids}
-    print(f"{model.config.kind} at step {state['step']} ({ckpt}):")
+             **model.GRIDS}
     for name, (latents, rows, cols) in grids.items():
         z = latents(rng)
         if args.truncation < 1:
-            z = latent.truncate(rng, z, model.noise, args.truncation)
-        images = session.run("infer", {"z": z}, ("images",))["images"]
-        print(f"  wrote {save_grid(images, output / f'{name}.png', rows, cols)}")
+            z = latent.truncate(rng, z, model.NOISE, args.truncation)
+        print(f"  wrote {save_grid(generator(z), output / f'{name}.png', rows, cols)}")
 
 
 if __name__ == "__main__":

@@ -111,15 +111,19 @@ def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
     return settings
 
 
-def resumed_model(args: argparse.Namespace, saved: dict, overrides: dict[str, float | None]) -> ModelConfig:
-    """The run's model config; a model flag that contradicts it is an error."""
-    given = {"model": (args.model, saved["kind"]),
-             **{k.replace("_", "-"): (v, saved[k]) for k, v in overrides.items()}}
+def resumed_model(args: argparse.Namespace, saved: dict,
+                  overrides: dict[str, float | str | bool | None]) -> ModelConfig:
+    """The run's model config (settings it predates at their defaults); a model flag that
+    contradicts it is an error."""
+    config = programs.model_config_from(saved)
+    run = config.to_dict()
+    given = {"model": (args.model, run["kind"]),
+             **{k.replace("_", "-"): (v, run[k]) for k, v in overrides.items()}}
     for flag, (value, saved_value) in given.items():
         if value is not None and value != saved_value:
             raise UserError(f"--{flag} {value} differs from the run's {saved_value}; "
                             f"drop --{flag} to resume (or start a new run in another --output)")
-    return programs.model_config_from(saved)
+    return config
 
 
 def main() -> None:

@@ -69,7 +69,8 @@ def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np.ndarray],
              test: tuple[np.ndarray, np.ndarray], n: int, seed: int, truncation: float = 1.0,
              batch_size: int = 500) -> dict[str, object]:
-    """Every metric for the model in ``session``, plus the real-data reference."""
+    """Every metric for the model in ``session``, plus the real-data reference; generated
+    samples have their noise truncated at ``truncation`` when it is below 1."""
     rng = np.random.default_rng(seed)
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
@@ -140,8 +141,8 @@ def main() -> None:
     args = p.parse_args()
     if args.samples < 10:
         raise UserError(f"--samples must be at least 10, got {args.samples}")
-    if args.truncation <= 0:
-        raise UserError(f"--truncation must be positive, got {args.truncation}")
+    if not 0 < args.truncation < float("inf"):
+        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
     place = place_from_args(args)
     session, state, ckpt = programs.restore_session(args.checkpoint, place)
     train = load_mnist(args.data_dir, "train", verify=not args.no_verify)

@@ -44,10 +44,12 @@ class Step:
     program: paddle.static.Program
     layers: Layers = field(default_factory=Layers)
     fetches: dict[str, paddle.pir.Value] = field(default_factory=dict)
+    feeds: dict[str, paddle.pir.Value] = field(default_factory=dict)
 
     def data(self, name: str, shape: list[int | None]) -> paddle.pir.Value:
         """A float32 feed of this Program."""
-        return paddle.static.data(name, shape, "float32")
+        self.feeds[name] = paddle.static.data(name, shape, "float32")
+        return self.feeds[name]
 
 
 @dataclass

@@ -58,14 +58,15 @@ def with_category(z: np.ndarray, c1: int) -> np.ndarray:
 def truncate(rng: np.random.Generator, z: np.ndarray, noise: slice,
              threshold: float) -> np.ndarray:
     """The truncation trick (BigGAN) for U(-1, 1) noise: a copy of ``z`` in which every noise
-    component with |value| > ``threshold`` is redrawn from U(-1, 1) until none is. Trades
-    diversity for fidelity; a threshold of 1 or more changes nothing. Codes are kept, and rows
-    that share their noise (the grids' columns or rows) still share it afterwards."""
-    if threshold <= 0:
+    component with |value| > ``threshold`` is redrawn, from U(-threshold, threshold): what
+    redrawing from U(-1, 1) until it fits gives, in one draw. Trades diversity for fidelity;
+    a threshold of 1 or more changes nothing. Codes are kept, and rows that share their noise
+    (the grids' columns or rows) still share it afterwards."""
+    if not 0 < threshold < np.inf:
         raise ValueError(f"truncation threshold must be positive, got {threshold}")
     unique, rows = np.unique(z[:, noise], axis=0, return_inverse=True)
-    while (outside := np.abs(unique) > threshold).any():
-        unique[outside] = rng.uniform(-1.0, 1.0, int(outside.sum()))
+    outside = np.abs(unique) > threshold
+    unique[outside] = rng.uniform(-threshold, threshold, int(outside.sum()))
     z = z.copy()
     z[:, noise] = unique[rows.reshape(-1)]
     return z

@@ -22,7 +22,7 @@ Initializer = paddle.nn.initializer.Initializer
 class Layers:
     """Creates and caches one Program's named parameters; one instance per Program.
 
-    Names are ``<prefix><layer>.<w|b|g|mean|var>``, with the prefix set by :meth:`prefix`, so
+    Names are ``<prefix><layer>.<w|b|g|mean|var|u>``, with the prefix set by :meth:`prefix`, so
     a layer helper takes one name and derives every parameter name from it.
 
     Batch norm: with ``training=False`` it normalises with the running statistics (inference).
@@ -121,7 +121,8 @@ class Layers:
 
     def _bias(self, name: str, size: int, bias: bool) -> paddle.pir.Value | None:
         """``<name>.b``, or None for a layer feeding batch norm, whose shift makes a bias
-        redundant (the batch mean cancels it, so it would only ever get a zero gradient)."""
+        redundant: the batch mean cancels it, so its gradient is zero on paper and in float32
+        rounding noise, which Adam turns into learning-rate-sized random steps."""
         return self.parameter(f"{name}.b", [size], paddle.nn.initializer.Constant(0.0)) if bias else None
 
     def linear(self, name: str, x: paddle.pir.Value, size: int,

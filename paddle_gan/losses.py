@@ -15,6 +15,11 @@ from paddle_gan import latent
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
+def _check(kind: str) -> None:
+    if kind not in ("bce", "hinge"):
+        raise ValueError(f"unknown adversarial loss {kind!r}")
+
+
 def _bce(logits: paddle.pir.Value, target: float) -> paddle.pir.Value:
     return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
 
@@ -23,6 +28,7 @@ def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value,
            kind: str = "bce") -> paddle.pir.Value:
     """bce: -E[log D(x)] - E[log(1 - D(G(z)))]; hinge: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
     (D(.) the logit)."""
+    _check(kind)
     if kind == "hinge":
         return paddle.mean(F.relu(1.0 - real_logits)) + paddle.mean(F.relu(1.0 + fake_logits))
     return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
@@ -30,6 +36,7 @@ def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value,
 
 def g_loss(fake_logits: paddle.pir.Value, kind: str = "bce") -> paddle.pir.Value:
     """bce: the non-saturating -E[log D(G(z))]; hinge: -E[D(G(z))] (the logit)."""
+    _check(kind)
     if kind == "hinge":
         return -paddle.mean(fake_logits)
     return _bce(fake_logits, 1.0)
@@ -39,7 +46,9 @@ def r1_penalty(real: paddle.pir.Value, real_logits: paddle.pir.Value,
                gamma: float) -> paddle.pir.Value:
     """(gamma / 2) E||grad_x D(x)||^2 on real samples (Mescheder et al. 2018): pushes D's
     surface flat where the data is. ``real`` must have been created with stop_gradient False;
-    the gradient is built into the Program, so minimising the penalty differentiates twice."""
+    the gradient is built into the Program, so minimising the penalty differentiates twice.
+    With batch norm in D (InfoGAN's trunk) the gradient of the summed logits includes the
+    batch statistics' cross-sample terms, so it is R1 of the batch, not of each sample alone."""
     (grad,) = paddle.static.gradients([paddle.sum(real_logits)], [real])
     return 0.5 * gamma * paddle.mean(paddle.sum(paddle.square(grad), axis=1))
 

@@ -26,6 +26,12 @@ def applies_to(program: paddle.static.Program) -> bool:
             and hasattr(paddle.pir, "DrrPatternContext") and isinstance(program, paddle.pir.Program))
 
 
+def has_rewritten_ops(program: paddle.static.Program) -> bool:
+    """Whether ``program`` holds oneDNN-only ops (which e.g. a GPU could not run)."""
+    return applies_to(program) and any(op.name().startswith("onednn_op.")
+                                       for op in program.global_block().ops)
+
+
 def _load_dialect() -> None:
     """Paddle registers the ``onednn_op`` dialect only when it first lowers a Program with
     ``FLAGS_use_mkldnn`` on (there is no Python call for it), and a rewrite into an
@@ -49,7 +55,7 @@ def _load_dialect() -> None:
 
 
 def _swap(source: str, target: str, inputs: list[str], outputs: list[str],
-          extra: dict[str, bool | str]) -> "paddle.pir.DrrPatternContext":
+          extra: dict[str, bool | str]) -> paddle.pir.DrrPatternContext:
     """A DRR rule replacing op ``source`` by ``target`` with the same operands and conv
     attributes, plus the constant attributes in ``extra``."""
     ctx = paddle.pir.DrrPatternContext()
@@ -68,14 +74,18 @@ def _swap(source: str, target: str, inputs: list[str], outputs: list[str],
 def use_onednn_convolutions(program: paddle.static.Program,
                             keep: list[paddle.pir.Value]) -> int:
     """Rewrite ``program``'s conv2d and conv2d_grad ops to oneDNN kernels, in place; returns
-    how many were rewritten. Values produced by a rewritten op go stale, so ``keep`` (the
-    values the caller will fetch) must not be convolution outputs; this is checked."""
-    _load_dialect()
-    count = lambda: sum(op.name() in _REWRITTEN  # noqa: E731
-                        for op in program.global_block().ops)
+    how many were rewritten. Values produced by a rewritten op go stale (fetching one can
+    crash), so ``keep`` (the values the caller will fetch) must not be convolution outputs;
+    this is checked before rewriting."""
+    def count() -> int:
+        return sum(op.name() in _REWRITTEN for op in program.global_block().ops)
+
+    if any(v.get_defining_op().name() in _REWRITTEN for v in keep):
+        raise RuntimeError("a value to fetch is a convolution's output; fetch a copy")
     before = count()
     if before == 0:
         return 0
+    _load_dialect()
     passes = paddle.pir.PassManager()
     passes.register_pass("paddle_gan_onednn_conv2d", _swap(
         "pd_op.conv2d", "onednn_op.conv2d", ["x", "w"], ["out"],
@@ -88,6 +98,4 @@ def use_onednn_convolutions(program: paddle.static.Program,
     ops = program.global_block().ops
     if count() or any(not op.name() for op in ops):
         raise RuntimeError("oneDNN convolution rewrite left the Program incomplete")
-    if any(not v.get_defining_op().name() for v in keep):
-        raise RuntimeError("a fetched value was a rewritten convolution's output")
     return before

@@ -1,6 +1,7 @@
 """One module per model, each building that model's set of Programs."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import paddle
@@ -17,9 +18,10 @@ LOSSES = ("bce", "hinge")
 # Settings every model has, at their defaults (the article's setup), and what each accepts;
 # any other numeric setting must be >= 0.
 COMMON = dict(loss="bce", r1_gamma=0.0, spectral_norm=False)
-RANGES = {"lr_d": (lambda v: v > 0, "> 0"), "lr_g": (lambda v: v > 0, "> 0"),
+RANGES = {"lr_d": (lambda v: 0 < v < math.inf, "> 0"), "lr_g": (lambda v: 0 < v < math.inf, "> 0"),
           "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "loss": (lambda v: v in LOSSES, "bce or hinge"),
           "spectral_norm": (lambda v: isinstance(v, bool), "true or false")}
+NON_NEGATIVE = (lambda v: 0 <= v < math.inf, ">= 0 and finite")
 
 
 def model_config(kind: str, **overrides: float | str | bool | None) -> ModelConfig:
@@ -33,7 +35,7 @@ def model_config(kind: str, **overrides: float | str | bool | None) -> ModelConf
         flag = f"--{key.replace('_', '-')}"
         if key not in values:
             raise UserError(f"{flag} does not apply to --model {kind}")
-        check, allowed = RANGES.get(key, (lambda v: v >= 0, ">= 0"))
+        check, allowed = RANGES.get(key, NON_NEGATIVE)
         if not check(value):
             raise UserError(f"{flag} {value} is out of range (must be {allowed})")
         values[key] = value

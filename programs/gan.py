@@ -11,6 +11,7 @@ from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_
 # beta1 0.5 (as in DCGAN and InfoGAN), not Adam's 0.9: with 0.9 D won within a few hundred steps
 # in our 5-epoch MNIST runs (D loss 0.005, G loss 10, noise instead of digits); see BENCHMARKS.md.
 DEFAULTS = dict(lr_d=1e-3, lr_g=1e-3, beta1=0.5)
+NOISE, GRIDS = slice(0, MLP_Z_DIM), {}
 
 
 def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -32,6 +33,8 @@ def build(config: ModelConfig) -> ModelPrograms:
         penalty = losses.r1_penalty(real, real_logits, config.r1_gamma) if config.r1_gamma else 0.0
         minimize_adam(d_step, d_loss + penalty, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits)
+        if config.r1_gamma:
+            d_step.fetches["r1"] = penalty
 
     with new_step(startup, update_stats=("G_",), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, MLP_Z_DIM])
@@ -45,5 +48,6 @@ def build(config: ModelConfig) -> ModelPrograms:
         infer.fetches.update(images=mlp_generator(infer.layers, z))
 
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
-                         sample_latent=sample_latent, noise=slice(0, MLP_Z_DIM),
-                         logged=dict(d_step=("d_loss",), g_step=("g_loss",)))
+                         sample_latent=sample_latent, noise=NOISE,
+                         logged=dict(d_step=("d_loss", "r1") if config.r1_gamma else ("d_loss",),
+                                     g_step=("g_loss",)))

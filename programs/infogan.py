@@ -22,6 +22,10 @@ from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator
 
 DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0)
 LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
+sample_latent, NOISE = latent.sample, latent.NOISE_PART
+GRIDS = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
+         "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
+         "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
 
 
 def info_loss(layers, features, z, config: ModelConfig, observe: bool):
@@ -59,6 +63,8 @@ def build(config: ModelConfig) -> ModelPrograms:
         minimize_adam(d_step, d_loss + info + penalty, ("D_",), config.lr_d, config.beta1)
         d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits,
                               fake=fake)
+        if config.r1_gamma:
+            d_step.fetches["r1"] = penalty
 
     with new_step(startup, update_stats=("G_", "Q_"), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
@@ -80,10 +86,8 @@ def build(config: ModelConfig) -> ModelPrograms:
         encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
                               cont_mean=q_out[:, latent.CONT_MEANS])
 
-    grids = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
-             "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
-             "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, sample_latent=latent.sample, noise=latent.NOISE_PART,
-                         logged=dict(d_step=("d_loss",), g_step=("g_loss", "li_cat", "cont_nll")),
-                         grids=grids)
+                         config=config, sample_latent=sample_latent, noise=NOISE,
+                         logged=dict(d_step=("d_loss", "r1") if config.r1_gamma else ("d_loss",),
+                                     g_step=("g_loss", "li_cat", "cont_nll")),
+                         grids=GRIDS)

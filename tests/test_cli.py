@@ -9,6 +9,7 @@ import numpy as np
 import paddle
 import pytest
 
+import programs
 from conftest import ROOT
 
 SMOKE = ["--model", "gan", "--no-verify", "--log-every", "5", "--sample-every", "10",
@@ -166,4 +167,30 @@ def test_stabilisation_flags_train_resume_and_truncated_infer(tmp_path):
            str(tmp_path / "infer")))
     assert (tmp_path / "infer" / "samples.png").is_file()
     one_line_error(cli("infer.py", "--checkpoint", str(out), "--truncation", "0"), 2,
-                   "--truncation must be positive")
+                   "--truncation must be a positive number")
+
+
+def test_infer_exports_and_draws_from_the_export(smoke_run):
+    tmp = smoke_run["tmp"]
+    ok(cli("infer.py", "--checkpoint", str(smoke_run["out"]), "--export", str(tmp / "export"),
+           "--output", str(tmp / "infer-again")))
+    drawn = ok(cli("infer.py", "--model-dir", str(tmp / "export")))
+    assert "exported" in drawn.stdout and (tmp / "export" / "infer" / "samples.png").is_file()
+    from matplotlib.image import imread
+    np.testing.assert_array_equal(imread(tmp / "export" / "infer" / "samples.png"),
+                                  imread(tmp / "infer-again" / "samples.png"))
+    one_line_error(cli("infer.py", "--model-dir", str(tmp)), 2, "not an exported model")
+
+
+def test_resume_takes_a_run_that_predates_newer_model_settings():
+    import train
+    from paddle_gan.cli import UserError
+
+    saved = programs.model_config("infogan").to_dict()
+    for key in ("cont_std", "loss", "r1_gamma", "spectral_norm"):
+        del saved[key]
+    args = train.parse_args(["--resume"])
+    config = train.resumed_model(args, saved, dict(loss=None, r1_gamma=None))
+    assert (config.loss, config.r1_gamma, config.cont_std) == ("bce", 0.0, 0.0)
+    with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
+        train.resumed_model(args, saved, dict(loss="hinge"))

@@ -105,3 +105,13 @@ def test_onednn_convolutions_read_the_current_weights(sessions):
         fast.write(new)
     after = [s.run("encode", {"real": real}, ("cat_probs",))["cat_probs"] for s in (native, fast)]
     np.testing.assert_allclose(after[1], after[0], rtol=1e-4, atol=1e-6)
+
+
+def test_a_convolution_output_cannot_be_kept_for_fetching(sessions):
+    with new_step(paddle.static.Program()) as step:
+        x = step.data("x", [None, 1, 28, 28])
+        with step.layers.prefix("D_"):
+            w = step.layers.parameter("c.w", [4, 1, 3, 3], paddle.nn.initializer.Normal())
+        y = paddle.nn.functional.conv2d(x, w)
+    with pytest.raises(RuntimeError, match="convolution's output"):
+        onednn.use_onednn_convolutions(step.program, [y])
