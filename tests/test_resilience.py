@@ -59,11 +59,13 @@ def assert_same_run(a, b) -> None:
     assert losses(a) == losses(b)
 
 
-@pytest.mark.parametrize("model", ["gan", "infogan"])
+@pytest.mark.parametrize("model", [["gan"], ["infogan"],
+                                   ["infogan", "--spectral-norm", "--r1-gamma", "1"]])
 def test_resume_is_exact(data, tmp_path, model):
-    """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics
-    and every logged loss. N = 7 crosses an epoch boundary (10 batches per epoch) mid-way."""
-    n = ["--model", model, "--save-every", "7"]
+    """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics,
+    spectral-norm vectors and every logged loss. N = 7 crosses an epoch boundary (10 batches
+    per epoch) mid-way."""
+    n = ["--model", *model, "--save-every", "7"]
     ok(train(data, tmp_path / "straight", *n, "--max-steps", "14"))
     ok(train(data, tmp_path / "split", *n, "--max-steps", "7"))
     resumed = ok(train(data, tmp_path / "split", "--max-steps", "14", "--resume"))
