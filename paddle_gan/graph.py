@@ -84,14 +84,15 @@ class ModelPrograms(ProgramSet):
 
 @contextlib.contextmanager
 def new_step(startup: paddle.static.Program, training: bool = True,
-             update_stats: tuple[str, ...] = (), spectral_norm: tuple[str, ...] = ()) -> Iterator[Step]:
+             update_stats: tuple[str, ...] = (), spectral_norm: tuple[str, ...] = (),
+             second_order: bool = False) -> Iterator[Step]:
     """Build a Step's Program inside the block; initializers go to the shared startup.
 
-    ``training``, ``update_stats`` and ``spectral_norm`` set how batch norm and spectral norm
-    behave in it (see :class:`Layers`).
+    ``training``, ``update_stats``, ``spectral_norm`` and ``second_order`` set how batch norm
+    and spectral norm behave in it (see :class:`Layers`).
     """
     paddle.enable_static()
-    step = Step(paddle.static.Program(), Layers(training, update_stats, spectral_norm))
+    step = Step(paddle.static.Program(), Layers(training, update_stats, spectral_norm, second_order))
     with paddle.static.program_guard(step.program, startup):
         yield step
 

@@ -34,11 +34,15 @@ class Layers:
     their largest singular value, estimated by one power iteration per Program run from a
     persistable vector ``<layer>.u``; like BN statistics, ``u`` moves only in training Programs
     whose ``update_stats`` include the network.
+
+    ``second_order``: the Program differentiates its gradients (the R1 penalty), so training
+    batch norm is built from elementary ops, whose second derivatives Paddle computes fast.
     """
 
     def __init__(self, training: bool = True, update_stats: tuple[str, ...] = (),
-                 spectral_norm: tuple[str, ...] = ()) -> None:
+                 spectral_norm: tuple[str, ...] = (), second_order: bool = False) -> None:
         self.training = training
+        self.second_order = second_order
         self.update_stats = update_stats
         self.spectral_norm = spectral_norm
         self._normalized: dict[str, paddle.pir.Value] = {}
@@ -159,11 +163,35 @@ class Layers:
         beta = self.parameter(f"{name}.b", [channels], const(0.0))
         mean = self.parameter(f"{name}.mean", [channels], const(0.0), trainable=False)
         var = self.parameter(f"{name}.var", [channels], const(1.0), trainable=False)
+        if self.training and self.second_order:
+            return _elementary_batch_norm(x, mean, var, gamma, beta, momentum, epsilon,
+                                          update=self._prefix in self.update_stats)
         if self.training and self._prefix not in self.update_stats:
             # F.batch_norm updates the statistics it is given in place: give it copies.
             mean, var = paddle.assign(mean), paddle.assign(var)
         return F.batch_norm(x, mean, var, gamma, beta, training=self.training,
                             momentum=momentum, epsilon=epsilon)
+
+
+def _elementary_batch_norm(x: paddle.pir.Value, running_mean: paddle.pir.Value,
+                           running_var: paddle.pir.Value, gamma: paddle.pir.Value,
+                           beta: paddle.pir.Value, momentum: float, epsilon: float,
+                           update: bool) -> paddle.pir.Value:
+    """Training-mode batch norm from means, products and rsqrt, as F.batch_norm computes it
+    (biased batch variance; running = momentum * running + (1 - momentum) * batch). Only for
+    Programs that differentiate twice: Paddle's fused batch_norm_double_grad CPU kernel took
+    2.5 s per call at batch 32, these ops' second derivatives a few ms."""
+    n_c_rest = paddle.reshape(x, [-1, x.shape[1], 1 if len(x.shape) == 2 else x.shape[2] * x.shape[3]])
+    mean = paddle.mean(n_c_rest, axis=[0, 2], keepdim=True)
+    centered = n_c_rest - mean
+    var = paddle.mean(centered * centered, axis=[0, 2], keepdim=True)
+    scale = paddle.rsqrt(var + epsilon) * paddle.reshape(gamma, [1, -1, 1])
+    y = paddle.reshape(centered * scale + paddle.reshape(beta, [1, -1, 1]), [-1, *x.shape[1:]])
+    if update:
+        for running, batch in ((running_mean, mean), (running_var, var)):
+            paddle.assign(momentum * running + (1 - momentum) * paddle.reshape(batch, [-1]).detach(),
+                          output=running)
+    return y
 
 
 def _add_channel_bias(y: paddle.pir.Value, b: paddle.pir.Value | None) -> paddle.pir.Value:

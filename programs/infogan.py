@@ -50,7 +50,8 @@ def build(config: ModelConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
 
-    with new_step(startup, update_stats=("D_",), spectral_norm=sn) as d_step:
+    with new_step(startup, update_stats=("D_",), spectral_norm=sn,
+                  second_order=config.r1_gamma > 0) as d_step:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
         real.stop_gradient = config.r1_gamma == 0
         fake = infogan_generator(d_step.layers, z).detach()

@@ -191,3 +191,28 @@ def test_r1_second_order_gradient_through_the_relu_layer_matches_numpy():
     grad_x = masked_w2 @ p["D_fc1.w"].T                                # [n, 784]
     expected = gamma / len(x) * grad_x.T @ masked_w2                   # [784, 256]
     np.testing.assert_allclose(dw1, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("shape", [(16, 6), (8, 5, 3, 3)])
+def test_elementary_batch_norm_equals_paddles(shape):
+    """The R1 D step's batch norm (elementary ops, fast second derivatives) against
+    F.batch_norm: output, gradients, and the running statistics it leaves."""
+    x = np.random.default_rng(8).normal(1.0, 2.0, shape).astype(np.float32)
+    results = []
+    for second_order in (False, True):
+        startup = paddle.static.Program()
+        with new_step(startup, update_stats=("D_",), second_order=second_order) as step:
+            v = step.data("x", list(shape))
+            v.stop_gradient = False
+            with step.layers.prefix("D_"):
+                y = step.layers.batch_norm("bn", v)
+            gamma = step.layers.trainable("D_")[0]
+            weights = paddle.reshape(paddle.arange(y.size, dtype="float32"), y.shape) / y.size
+            grads = paddle.static.gradients([paddle.sum(y * y * weights)], [v, gamma])
+        exe, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
+        exe.run(startup, scope=scope)
+        values = exe.run(step.program, feed={"x": x}, fetch_list=[y, *grads], scope=scope)
+        stats = [np.array(scope.find_var(f"D_bn.{s}").get_tensor()) for s in ("mean", "var")]
+        results.append(values + stats)
+    for native, elementary in zip(*results):
+        np.testing.assert_allclose(elementary, native, rtol=1e-4, atol=1e-5)
