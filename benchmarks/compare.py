@@ -90,7 +90,7 @@ def main() -> int:
         return 0
 
     results: dict[str, dict[str, list[float]]] = {w: {"ours": [], "peer": []} for w in args.workloads}
-    info: dict[str, dict] = {}
+    paddle_version = "?"
     for r in range(args.rounds):
         for workload in args.workloads:
             ours, peer = commands(workload, args)
@@ -98,11 +98,10 @@ def main() -> int:
             for side, cmd in (order if r % 2 == 0 else order[::-1]):
                 row = _run(cmd)
                 results[workload][side].append(row["samples_per_s"])
-                info.setdefault(f"{workload}.{side}", row)
+                paddle_version = row.get("paddle", paddle_version)
                 print(f"round {r + 1}/{args.rounds} {workload:8s} {side:4s} "
                       f"{row['samples_per_s']:>10.1f} samples/s", file=sys.stderr, flush=True)
 
-    paddle_version = info[f"{args.workloads[0]}.ours"]["paddle"]
     print(f"CPU: {_cpu_model()}, {os.cpu_count()} logical cores; paddle {paddle_version}, "
           f"torch {torch_version}; threads {args.threads or 'default'}; {args.rounds} rounds\n")
     print("| workload | batch | paddle-gan samples/s | peer samples/s | ratio | "

@@ -42,6 +42,17 @@ def g_loss(fake_logits: paddle.pir.Value, kind: str = "bce") -> paddle.pir.Value
     return _bce(fake_logits, 1.0)
 
 
+def d_terms(real: paddle.pir.Value, real_logits: paddle.pir.Value,
+            fake_logits: paddle.pir.Value, config) -> dict[str, paddle.pir.Value]:
+    """The D step's adversarial terms for a model config, by name: ``d_loss`` (of
+    ``config.loss``) and, when ``config.r1_gamma`` is set, ``r1``. Their sum is what D minimises
+    besides any model-specific term; the names double as the logged fetches."""
+    terms = {"d_loss": d_loss(real_logits, fake_logits, config.loss)}
+    if config.r1_gamma:
+        terms["r1"] = r1_penalty(real, real_logits, config.r1_gamma)
+    return terms
+
+
 def r1_penalty(real: paddle.pir.Value, real_logits: paddle.pir.Value,
                gamma: float) -> paddle.pir.Value:
     """(gamma / 2) E||grad_x D(x)||^2 on real samples (Mescheder et al. 2018): pushes D's

@@ -1,6 +1,7 @@
 """One module per model, each building that model's set of Programs."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -15,9 +16,10 @@ from programs import gan, infogan
 
 MODELS = {"infogan": infogan, "gan": gan}
 LOSSES = ("bce", "hinge")
-# Settings every model has, at their defaults (the article's setup), and what each accepts;
-# any other numeric setting must be >= 0.
-COMMON = dict(loss="bce", r1_gamma=0.0, spectral_norm=False)
+# Settings every model has, at ModelConfig's defaults (the article's setup), and what each
+# accepts; any other numeric setting must be >= 0.
+COMMON = {f.name: f.default for f in dataclasses.fields(ModelConfig)
+          if f.name in ("loss", "r1_gamma", "spectral_norm")}
 RANGES = {"lr_d": (lambda v: 0 < v < math.inf, "> 0"), "lr_g": (lambda v: 0 < v < math.inf, "> 0"),
           "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "loss": (lambda v: v in LOSSES, "bce or hinge"),
           "spectral_norm": (lambda v: isinstance(v, bool), "true or false")}

@@ -29,12 +29,9 @@ def build(config: ModelConfig) -> ModelPrograms:
         fake = mlp_generator(d_step.layers, z).detach()
         real_logits = mlp_discriminator(d_step.layers, real)
         fake_logits = mlp_discriminator(d_step.layers, fake)
-        d_loss = losses.d_loss(real_logits, fake_logits, config.loss)
-        penalty = losses.r1_penalty(real, real_logits, config.r1_gamma) if config.r1_gamma else 0.0
-        minimize_adam(d_step, d_loss + penalty, ("D_",), config.lr_d, config.beta1)
-        d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits)
-        if config.r1_gamma:
-            d_step.fetches["r1"] = penalty
+        d_terms = losses.d_terms(real, real_logits, fake_logits, config)
+        minimize_adam(d_step, sum(d_terms.values()), ("D_",), config.lr_d, config.beta1)
+        d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits)
 
     with new_step(startup, update_stats=("G_",), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, MLP_Z_DIM])
@@ -49,5 +46,4 @@ def build(config: ModelConfig) -> ModelPrograms:
 
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
                          sample_latent=sample_latent, noise=NOISE,
-                         logged=dict(d_step=("d_loss", "r1") if config.r1_gamma else ("d_loss",),
-                                     g_step=("g_loss",)))
+                         logged=dict(d_step=tuple(d_terms), g_step=("g_loss",)))

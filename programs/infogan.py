@@ -59,13 +59,9 @@ def build(config: ModelConfig) -> ModelPrograms:
         fake_features = infogan_trunk(d_step.layers, fake)
         fake_logits = infogan_d_head(d_step.layers, fake_features)
         info, _, _ = info_loss(d_step.layers, fake_features, z, config, observe=False)
-        d_loss = losses.d_loss(real_logits, fake_logits, config.loss)
-        penalty = losses.r1_penalty(real, real_logits, config.r1_gamma) if config.r1_gamma else 0.0
-        minimize_adam(d_step, d_loss + info + penalty, ("D_",), config.lr_d, config.beta1)
-        d_step.fetches.update(d_loss=d_loss, real_logits=real_logits, fake_logits=fake_logits,
-                              fake=fake)
-        if config.r1_gamma:
-            d_step.fetches["r1"] = penalty
+        d_terms = losses.d_terms(real, real_logits, fake_logits, config)
+        minimize_adam(d_step, sum(d_terms.values()) + info, ("D_",), config.lr_d, config.beta1)
+        d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
 
     with new_step(startup, update_stats=("G_", "Q_"), spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
@@ -89,6 +85,5 @@ def build(config: ModelConfig) -> ModelPrograms:
 
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
                          config=config, sample_latent=sample_latent, noise=NOISE,
-                         logged=dict(d_step=("d_loss", "r1") if config.r1_gamma else ("d_loss",),
-                                     g_step=("g_loss", "li_cat", "cont_nll")),
+                         logged=dict(d_step=tuple(d_terms), g_step=("g_loss", "li_cat", "cont_nll")),
                          grids=GRIDS)
