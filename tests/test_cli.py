@@ -138,7 +138,7 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert sum(result["class_histogram"]) == 40 and 0 <= result["cat_purity"] <= 1
     assert 0 <= result["mnist_is_log"] <= np.log(10) + 1e-6 and result["mnist_fid"] >= 0
     table = ok(cli(*evaluate, "--format", "md")).stdout
-    assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
+    assert "| mnist FID vs test set (lower is better) |" in table and "c1 purity" in table
 
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))
@@ -168,6 +168,28 @@ def test_stabilisation_flags_train_resume_and_truncated_infer(tmp_path):
     assert (tmp_path / "infer" / "samples.png").is_file()
     one_line_error(cli("infer.py", "--checkpoint", str(out), "--truncation", "0"), 2,
                    "--truncation must be a positive number")
+
+
+def test_fashion_mnist_run_is_evaluated_with_its_own_classifier(tmp_path):
+    """--dataset is a run setting: recorded, fixed on resume, and read by evaluate, whose
+    scores then carry the dataset's name and come from a classifier cached for it alone."""
+    from conftest import write_mnist
+
+    data = write_mnist(tmp_path / "fashion", n_train=320, seed=3)
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    ok(cli("train.py", *SMOKE, "--dataset", "fashion-mnist", "--data-dir", str(data),
+           "--output", str(out), "--max-steps", "10"))
+    assert json.loads((out / "config.json").read_text())["run"]["dataset"] == "fashion-mnist"
+    one_line_error(cli("train.py", *SMOKE, "--dataset", "mnist", "--data-dir", str(data),
+                       "--output", str(out), "--resume"), 2,
+                   "--dataset mnist differs from the run's fashion-mnist")
+    result = json.loads(ok(cli("-m", "paddle_gan.evaluate", "--checkpoint", str(out), "--json",
+                               "--no-verify", "--data-dir", str(data), "--samples", "20",
+                               "--cache-dir", str(cache))).stdout.strip().splitlines()[-1])
+    assert result["dataset"] == "fashion-mnist" and result["fashion_mnist_fid"] >= 0
+    assert "fashion_mnist_test" in result["reference"] and "mnist_fid" not in result
+    assert sorted(p.name for p in cache.glob("*_lenet.*")) == [
+        "fashion-mnist_lenet.json", "fashion-mnist_lenet.pdparams"]
 
 
 def test_infer_exports_and_draws_from_the_export(smoke_run):

