@@ -15,7 +15,7 @@ import numpy as np
 
 from paddle_gan import checkpoint, latent
 from paddle_gan.export import ExportedGenerator, export
-from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.cli import HelpFormatter, UserError, add_config_argument, parse_with_config, run_cli
 from paddle_gan.grids import save_grid
 from paddle_gan.session import add_device_argument, place_from_args
 import programs
@@ -32,28 +32,32 @@ def newest_run() -> Path:
     return pointers[-1].parent.parent
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--checkpoint", default=None,
-                   help="a run's output directory, its checkpoints/ directory or one step_* "
-                        "checkpoint (default: the most recent run under output/)")
-    p.add_argument("--model-dir", default=None,
-                   help="draw from an exported inference model instead of a checkpoint")
-    p.add_argument("--export", default=None, metavar="DIR",
-                   help="also save the checkpoint's generator as a Paddle inference model "
-                        "(z in, images out) to DIR, for --model-dir or Paddle Inference")
-    p.add_argument("--output", default=None,
-                   help="where to write the grids (default: <run>/infer, <checkpoint>/infer "
-                        "for a checkpoint outside a run directory, <model-dir>/infer)")
-    p.add_argument("--rows", type=int, default=8, help="grid rows")
-    p.add_argument("--cols", type=int, default=8, help="grid columns")
-    p.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
-    p.add_argument("--truncation", type=float, default=1.0,
-                   help="redraw noise components with |z| above this (the truncation trick: "
-                        "more typical, less varied samples; noise is U(-1, 1), so only values "
-                        "below 1 act)")
-    add_device_argument(p)
-    args = p.parse_args()
+    add_config_argument(p)
+    source = p.add_argument_group("what to draw from (one of)")
+    source.add_argument("--checkpoint", default=None,
+                        help="a run's output directory, its checkpoints/ directory or one step_* "
+                             "checkpoint (default: the most recent run under output/)")
+    source.add_argument("--model-dir", default=None,
+                        help="an exported inference model (see --export) instead of a checkpoint")
+    out = p.add_argument_group("output")
+    out.add_argument("--output", default=None,
+                     help="where to write the grids (default: <run>/infer, <checkpoint>/infer "
+                          "for a checkpoint outside a run directory, <model-dir>/infer)")
+    out.add_argument("--export", default=None, metavar="DIR",
+                     help="also save the checkpoint's generator as a Paddle inference model "
+                          "(z in, images out) to DIR, for --model-dir or Paddle Inference")
+    grid = p.add_argument_group("grids")
+    grid.add_argument("--rows", type=int, default=8, help="rows of samples.png")
+    grid.add_argument("--cols", type=int, default=8, help="columns of samples.png")
+    grid.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
+    grid.add_argument("--truncation", type=float, default=1.0,
+                      help="redraw noise components with |z| above this (the truncation trick: "
+                           "more typical, less varied samples; noise is U(-1, 1), so only values "
+                           "below 1 act)")
+    add_device_argument(p.add_argument_group("device"))
+    args = parse_with_config(p, argv)
     if args.rows <= 0 or args.cols <= 0:
         raise UserError(f"--rows and --cols must be positive, got {args.rows} x {args.cols}")
     if not 0 < args.truncation < float("inf"):
@@ -63,8 +67,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    """Draw the grids the command line (or ``argv``, e.g. from a notebook) asks for."""
+    args = parse_args(argv)
     place = place_from_args(args)
     if args.model_dir:
         generator = ExportedGenerator(Path(args.model_dir), place)

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Train a GAN on MNIST with separate static-graph Programs that share parameters by name."""
+"""Train a GAN on MNIST (or Fashion-MNIST) with separate static-graph Programs that share
+parameters by name."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 from pathlib import Path
 
 from paddle_gan import checkpoint, rundir
-from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.cli import HelpFormatter, UserError, add_config_argument, parse_with_config, run_cli
+from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import DATASETS, Batches, load_dataset
 from paddle_gan.graph import ModelConfig
 from paddle_gan.metrics import categorical_accuracy
@@ -31,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         return f"(default: {RUN_DEFAULTS[name]}; on --resume, the run's)"
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    add_config_argument(p)
     p.add_argument("--model", default=None, choices=list(programs.MODELS),
                    help=f"infogan: the InfoGAN paper's MNIST model; gan: the article's MLP-GAN "
                         f"(default: {DEFAULT_MODEL}; on --resume, the run's)")
@@ -56,11 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help=f"images per D step and per G step {default('batch_size')}")
     run.add_argument("--seed", type=int, help="seeds initialisation, data order and noise; "
                                               f"CPU runs are reproducible {default('seed')}")
-    add_device_argument(run)
+    add_device_argument(p.add_argument_group("device"))
     run.add_argument("--resume", action="store_true",
                      help="continue from the newest intact checkpoint in --output, exactly as if "
                           "never stopped, with the run's settings; flags given override them, "
-                          "except model, batch size and seed, which must match")
+                          "except model, dataset, batch size and seed, which must match")
     opt = p.add_argument_group("model and optimiser (default: the model's own, listed)")
     opt.add_argument("--lr-d", type=float, default=None,
                      help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
@@ -90,13 +94,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help=f"steps between fixed-noise sample grids {default('sample_every')}")
     out.add_argument("--save-every", type=int, help=f"steps between checkpoints {default('save_every')}")
     out.add_argument("--keep", type=int, help=f"how many checkpoints to keep {default('keep')}")
-    args = p.parse_args(argv)
+    out.add_argument("--visualdl", nargs="?", const="", default=None, metavar="DIR",
+                     help="also log losses, L_I, samples/s, evaluations and the sample grid "
+                          "for VisualDL (`pip install visualdl`; view with `visualdl --logdir "
+                          "DIR`); DIR defaults to <output>/visualdl; off without the flag")
+    args = parse_with_config(p, argv)
     for name in RUN_DEFAULTS:
         value = getattr(args, name)
         if isinstance(value, int) and value <= 0 and name != "seed":
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.output is None:
         args.output = os.path.join("output", args.model or DEFAULT_MODEL)
+    if args.visualdl == "":
+        args.visualdl = os.path.join(args.output, "visualdl")
     return args
 
 
@@ -133,8 +143,9 @@ def resumed_model(args: argparse.Namespace, saved: dict,
     return config
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    """Train as the command line (or ``argv``, e.g. from a notebook) asks."""
+    args = parse_args(argv)
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
                      lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std,
                      loss=args.loss, r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm)
@@ -162,10 +173,12 @@ def main() -> None:
         if "encode" in session.programs.steps:
             test_images, test_labels = load(split="test")
             evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
-        trainer = Trainer(session, batches, run, evaluate)
-        if args.resume:
-            trainer.resume(ckpt, state)
-        last = trainer.train()
+        with contextlib.ExitStack() as stack:
+            dashboard = None if args.visualdl is None else stack.enter_context(VisualDL(args.visualdl))
+            trainer = Trainer(session, batches, run, evaluate, dashboard)
+            if args.resume:
+                trainer.resume(ckpt, state)
+            last = trainer.train()
         print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
 
 

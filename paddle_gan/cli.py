@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 
 class UserError(Exception):
@@ -34,3 +36,63 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
             return action.help or ""
         return super()._get_help_string(action)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="YAML or JSON file of settings, keyed by long flag name without the "
+                             "dashes (epochs: 5, lr_d: 0.0002, spectral_norm: true); flags on "
+                             "the command line override it")
+
+
+def parse_with_config(parser: argparse.ArgumentParser,
+                      argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` with the ``--config`` file's settings placed before it.
+
+    The file's settings become flags ahead of the command line's, so argparse itself checks
+    their types and choices and a flag given on the command line wins."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    path = pre.parse_known_args(argv)[0].config
+    settings = {} if path is None else read_config(Path(path))
+    flags = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    tokens = []
+    for key, value in settings.items():
+        action = flags.get(str(key).replace("-", "_"))
+        if action is None or action.dest == "config":
+            raise UserError(f"{path}: unknown setting {key!r}; settings are the long flag names "
+                            f"of --help without the dashes ({', '.join(sorted(flags))})")
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise UserError(f"{path}: {key} must be true or false, got {value!r}")
+            tokens += [flag] if value else []
+        elif value is not None:
+            tokens += [flag, str(value)]
+    return parser.parse_args(tokens + argv)
+
+
+def read_config(path: Path) -> dict:
+    """A config file's settings: JSON for ``.json``, else YAML (which JSON also parses as)."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UserError(f"cannot read --config {path}: {err.strerror}") from None
+    if path.suffix == ".json":
+        try:
+            settings = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UserError(f"--config {path} is not valid JSON: {err}") from None
+    else:
+        import yaml
+
+        try:
+            settings = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise UserError(f"--config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise UserError(f"--config {path} must hold a mapping of settings, got {type(settings).__name__}")
+    return settings

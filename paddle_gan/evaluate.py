@@ -26,7 +26,7 @@ import numpy as np
 
 from paddle_gan import latent
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import METRIC_PREFIX, load_dataset
+from paddle_gan.data import DATASETS, load_dataset
 from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
@@ -72,7 +72,7 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
              batch_size: int = 500, dataset: str = "mnist") -> dict[str, object]:
     """Every metric for the model in ``session``, plus the real-data reference; generated
     samples have their noise truncated at ``truncation`` when it is below 1."""
-    prefix = METRIC_PREFIX[dataset]
+    prefix = DATASETS[dataset].metric_prefix
     rng = np.random.default_rng(seed)
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
@@ -98,12 +98,13 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
 
 def markdown(result: dict) -> str:
     """One table: the model's numbers beside the real-data ceiling."""
-    p, ref, name = METRIC_PREFIX[result["dataset"]], result["reference"], result["dataset"]
+    dataset = DATASETS[result["dataset"]]
+    p, name, ref = dataset.metric_prefix, dataset.title, result["reference"]
     test = ref[f"{p}_test"]
-    rows = [(f"{name} IS, log (nats; max ln 10 = 2.303)", f"{result[f'{p}_is_log']:.3f}",
+    rows = [(f"{name}-IS, log (nats; max ln 10 = 2.303)", f"{result[f'{p}_is_log']:.3f}",
              f"{test[f'{p}_is_log']:.3f} (test set)"),
-            (f"{name} IS (max 10)", f"{result[f'{p}_is']:.2f}", f"{test[f'{p}_is']:.2f} (test set)"),
-            (f"{name} FID vs test set (lower is better)", f"{result[f'{p}_fid']:.3f}",
+            (f"{name}-IS (max 10)", f"{result[f'{p}_is']:.2f}", f"{test[f'{p}_is']:.2f} (test set)"),
+            (f"FID-{name} vs test set (lower is better)", f"{result[f'{p}_fid']:.3f}",
              f"{ref[f'{p}_train_vs_test_fid']:.3f} (train set)"),
             ("class entropy (nats; max 2.303)", f"{result['class_entropy']:.3f}",
              f"{test['class_entropy']:.3f} (test set)")]
@@ -119,9 +120,25 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
+                        verify: bool = True, samples: int = 10000, seed: int = 0,
+                        truncation: float = 1.0, cache_dir: str | Path | None = None,
+                        retrain: bool = False) -> dict[str, object]:
+    """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
+    (cached) evaluator: what ``--json`` prints."""
     import programs
 
+    session, state, ckpt = programs.restore_session(checkpoint, place)
+    dataset = state.get("run", {}).get("dataset", "mnist")
+    train = load_dataset(data_dir, "train", verify, dataset)
+    test = load_dataset(data_dir, "test", verify, dataset)
+    cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
+    return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
+            **evaluate(session, evaluator, train, test, samples, seed, truncation, dataset=dataset)}
+
+
+def main() -> None:
     p = argparse.ArgumentParser(prog="python -m paddle_gan.evaluate", description=__doc__,
                                 formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", required=True,
@@ -146,16 +163,9 @@ def main() -> None:
         raise UserError(f"--samples must be at least 10, got {args.samples}")
     if not 0 < args.truncation < float("inf"):
         raise UserError(f"--truncation must be a positive number, got {args.truncation}")
-    place = place_from_args(args)
-    session, state, ckpt = programs.restore_session(args.checkpoint, place)
-    dataset = state.get("run", {}).get("dataset", "mnist")
-    train = load_dataset(args.data_dir, "train", not args.no_verify, dataset)
-    test = load_dataset(args.data_dir, "test", not args.no_verify, dataset)
-    cache = default_cache_dir() if args.cache_dir is None else Path(args.cache_dir)
-    evaluator = load_or_train(*train, *test, cache, place, retrain=args.retrain, dataset=dataset)
-    result = {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
-              **evaluate(session, evaluator, train, test, args.samples, args.seed, args.truncation,
-                         dataset=dataset)}
+    result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
+                                 not args.no_verify, args.samples, args.seed, args.truncation,
+                                 args.cache_dir, args.retrain)
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps(result))

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from paddle_gan import checkpoint, plots
 from paddle_gan.cli import UserError
+from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
 from paddle_gan.session import Session
@@ -76,16 +77,19 @@ class _StopRequest:
 class Trainer:
     """Alternates D and G steps; logs the model's ``logged`` fetches every ``log_every`` steps.
 
-    ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``.
+    ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``;
+    ``dashboard``, if given, gets the logged values, evaluations and sample grids too.
     """
 
     def __init__(self, session: Session, batches: Batches, run: RunConfig,
-                 evaluate: Callable[[Session], dict] | None = None):
+                 evaluate: Callable[[Session], dict] | None = None,
+                 dashboard: VisualDL | None = None):
         self.session = session
         self.model = session.programs
         self.batches = batches
         self.run = run
         self.evaluate = evaluate
+        self.dashboard = dashboard
         self.output = Path(run.output)
         self.ckpt_dir = self.output / "checkpoints"
         self.rng = np.random.default_rng(run.seed)
@@ -146,7 +150,8 @@ class Trainer:
                     if stop.requested:
                         break
             last = self.save()
-            self.save_samples()
+            if self.step % run.sample_every:  # else the loop has just drawn this step's grid
+                self.save_samples()
             metrics = self.output / "metrics.jsonl"
             if metrics.stat().st_size:
                 plots.loss_curve(metrics, self.output / "loss_curve.png")
@@ -175,6 +180,9 @@ class Trainer:
                "samples_per_s": (self.step - start_step) * self.run.batch_size / (now - start_time)}
         log.write(json.dumps(row) + "\n")
         log.flush()
+        if self.dashboard is not None:
+            self.dashboard.scalars("train", self.step, {k: v for k, v in row.items()
+                                                        if k not in ("step", "epoch")})
         bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
         self._window = (now, self.step)
 
@@ -198,11 +206,16 @@ class Trainer:
             result = {"step": self.step, **self.evaluate(self.session)}
             with open(self.output / "eval.jsonl", "a") as f:
                 f.write(json.dumps(result) + "\n")
+            if self.dashboard is not None:
+                self.dashboard.scalars("eval", self.step, {k: v for k, v in result.items()
+                                                           if k != "step"})
             tqdm.write(f"step {self.step}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
         return saved
 
     def save_samples(self) -> Path:
         images = self.session.run("infer", {"z": self.fixed_z}, ("images",))["images"]
+        if self.dashboard is not None:
+            self.dashboard.grid("samples", self.step, images, SAMPLE_GRID, SAMPLE_GRID)
         return save_grid(images, self.output / "samples" / f"step_{self.step:06d}.png",
                          SAMPLE_GRID, SAMPLE_GRID)

@@ -138,7 +138,7 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert sum(result["class_histogram"]) == 40 and 0 <= result["cat_purity"] <= 1
     assert 0 <= result["mnist_is_log"] <= np.log(10) + 1e-6 and result["mnist_fid"] >= 0
     table = ok(cli(*evaluate, "--format", "md")).stdout
-    assert "| mnist FID vs test set (lower is better) |" in table and "c1 purity" in table
+    assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
 
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))
@@ -216,3 +216,44 @@ def test_resume_takes_a_run_that_predates_newer_model_settings():
     assert (config.loss, config.r1_gamma, config.cont_std) == ("bce", 0.0, 0.0)
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
         train.resumed_model(args, saved, dict(loss="hinge"))
+
+
+def test_config_file_sets_flags_and_the_command_line_wins(tmp_path):
+    """YAML and JSON configs go through argparse (types, choices); a flag given overrides."""
+    import train
+    from paddle_gan.cli import UserError
+
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("model: gan\nepochs: 3\nlr-d: 0.0005\nspectral_norm: true\n"
+                         "dataset: fashion-mnist\nmax_steps: null\n")
+    args = train.parse_args(["--config", str(yaml_file), "--epochs", "7"])
+    assert (args.model, args.epochs, args.lr_d, args.spectral_norm) == ("gan", 7, 5e-4, True)
+    assert (args.dataset, args.max_steps, args.output) == ("fashion-mnist", None, "output/gan")
+    json_file = tmp_path / "run.json"
+    json_file.write_text(json.dumps({"loss": "hinge", "visualdl": "logs", "seed": 3}))
+    args = train.parse_args(["--config", str(json_file)])
+    assert (args.loss, args.visualdl, args.seed, args.model) == ("hinge", "logs", 3, None)
+
+    for text, message in (("epoch: 3", "unknown setting 'epoch'"),
+                          ("spectral_norm: 1", "spectral_norm must be true or false"),
+                          ("- 3", "must hold a mapping"), ("epochs: [3", "not valid YAML")):
+        yaml_file.write_text(text)
+        with pytest.raises(UserError, match=message):
+            train.parse_args(["--config", str(yaml_file)])
+    with pytest.raises(UserError, match="cannot read --config"):
+        train.parse_args(["--config", str(tmp_path / "missing.yaml")])
+    yaml_file.write_text("loss: wasserstein")
+    bad_choice = cli("train.py", "--config", str(yaml_file))
+    assert bad_choice.returncode == 2 and "invalid choice: 'wasserstein'" in bad_choice.stderr
+
+
+def test_help_is_grouped_with_defaults():
+    text = " ".join(ok(cli("train.py", "--help")).stdout.split())  # unwrapped
+    for group in ("data:", "run:", "device:", "model and optimiser", "stabilisation",
+                  "logging and checkpoints:"):
+        assert group in text
+    assert "(default: 10; on --resume, the run's)" in text and "--config FILE" in text
+    text = " ".join(ok(cli("infer.py", "--help")).stdout.split())
+    for group in ("what to draw from", "output:", "grids:", "device:"):
+        assert group in text
+    assert "(default: 0)" in text and "--config FILE" in text
