@@ -1,6 +1,8 @@
 """The AI Studio notebook, executed top to bottom headless on tiny synthetic data."""
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from conftest import ROOT, write_mnist
@@ -34,3 +36,5 @@ def test_notebook_runs_and_shows_its_figures(tmp_path, monkeypatch):
     for name in ("samples/step_000004.png", "infer/categorical.png", "infer/traverse_c2.png",
                  "infer/traverse_c3.png", "li_curve.png", "checkpoints/step_000004/model.pdparams"):
         assert (output / name).is_file(), name
+    if importlib.util.find_spec("visualdl"):
+        assert list((output / "visualdl").glob("vdlrecords.*"))
