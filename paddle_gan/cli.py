@@ -68,6 +68,8 @@ def parse_with_config(parser: argparse.ArgumentParser,
             if not isinstance(value, bool):
                 raise UserError(f"{path}: {key} must be true or false, got {value!r}")
             tokens += [flag] if value else []
+        elif isinstance(value, bool) and action.nargs == "?":  # a flag with an optional value
+            tokens += [flag] if value else []
         elif value is not None:
             tokens += [flag, str(value)]
     return parser.parse_args(tokens + argv)

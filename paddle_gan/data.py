@@ -42,10 +42,13 @@ class IdxFile:
 def _idx_files(train_images: str, train_labels: str, test_images: str,
                test_labels: str) -> dict[tuple[str, str], IdxFile]:
     """MNIST's four file names and shapes, with a dataset's SHA-256 digests."""
-    return {("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC, (60000, 28, 28), train_images),
-            ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,), train_labels),
-            ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, 28, 28), test_images),
-            ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,), test_labels)}
+    return {
+        ("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC, (60000, 28, 28),
+                                     train_images),
+        ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,), train_labels),
+        ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, 28, 28),
+                                    test_images),
+        ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,), test_labels)}
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,10 @@ def test_config_file_sets_flags_and_the_command_line_wins(tmp_path):
     json_file.write_text(json.dumps({"loss": "hinge", "visualdl": "logs", "seed": 3}))
     args = train.parse_args(["--config", str(json_file)])
     assert (args.loss, args.visualdl, args.seed, args.model) == ("hinge", "logs", 3, None)
+    yaml_file.write_text("visualdl: true\noutput: runs/a\n")
+    assert train.parse_args(["--config", str(yaml_file)]).visualdl == "runs/a/visualdl"
+    yaml_file.write_text("visualdl: false\n")
+    assert train.parse_args(["--config", str(yaml_file)]).visualdl is None
 
     for text, message in (("epoch: 3", "unknown setting 'epoch'"),
                           ("spectral_norm: 1", "spectral_norm must be true or false"),
