@@ -116,13 +116,14 @@ def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
     Resuming is only exact with the data order and batches the run started with, so a batch
     size or seed that contradicts the run's is an error rather than an override."""
     # A run saved before a setting existed ran at its default (MNIST, for the dataset).
-    settings = dict(RUN_DEFAULTS if saved is None else {k: saved.get(k, v) for k, v in RUN_DEFAULTS.items()})
+    settings = dict(RUN_DEFAULTS if saved is None else
+                    {k: saved.get(k, default) for k, default in RUN_DEFAULTS.items()})
     for name in RUN_DEFAULTS:
-        value = getattr(args, name)
+        value, run_value = getattr(args, name), settings[name]
         if value is None:
             continue
-        if saved is not None and name in FIXED_ON_RESUME and value != saved[name]:
-            raise UserError(f"--{name.replace('_', '-')} {value} differs from the run's {saved[name]}; "
+        if saved is not None and name in FIXED_ON_RESUME and value != run_value:
+            raise UserError(f"--{name.replace('_', '-')} {value} differs from the run's {run_value}; "
                             "drop it to resume (or start a new run in another --output)")
         settings[name] = value
     return settings

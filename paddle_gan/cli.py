@@ -41,8 +41,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE",
                         help="YAML or JSON file of settings, keyed by long flag name without the "
-                             "dashes (epochs: 5, lr_d: 0.0002, spectral_norm: true); flags on "
-                             "the command line override it")
+                             "dashes (seed: 3; a bare flag takes true, and false leaves it "
+                             "unset); flags on the command line override it")
 
 
 def parse_with_config(parser: argparse.ArgumentParser,
@@ -56,15 +56,16 @@ def parse_with_config(parser: argparse.ArgumentParser,
     pre.add_argument("--config")
     path = pre.parse_known_args(argv)[0].config
     settings = {} if path is None else read_config(Path(path))
-    flags = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    flags = {a.dest: a for a in parser._actions
+             if a.option_strings and a.dest not in ("help", "config")}
     tokens = []
     for key, value in settings.items():
         action = flags.get(str(key).replace("-", "_"))
-        if action is None or action.dest == "config":
+        if action is None:
             raise UserError(f"{path}: unknown setting {key!r}; settings are the long flag names "
                             f"of --help without the dashes ({', '.join(sorted(flags))})")
         flag = action.option_strings[-1]
-        if isinstance(action, argparse._StoreTrueAction):
+        if action.nargs == 0 and action.const is True:  # store_true
             if not isinstance(value, bool):
                 raise UserError(f"{path}: {key} must be true or false, got {value!r}")
             tokens += [flag] if value else []

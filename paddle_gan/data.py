@@ -133,13 +133,13 @@ def find_file(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def read_idx(path: Path, spec: IdxFile, verify: bool = True) -> np.ndarray:
+def read_idx(path: Path, spec: IdxFile, verify: bool = True, ds: Dataset = MNIST) -> np.ndarray:
     """Decode one IDX file after checking it against its spec; raises UserError on any mismatch.
 
     With ``verify=False`` the SHA-256 and the item count are not checked (custom or synthetic
     IDX data); magic number, item shape and exact length still are.
     """
-    hint = "delete it and fetch it again (`python -m paddle_gan.data fetch --help`)"
+    hint = f"if it is damaged, delete it and {_fix_hint(path.parent, ds)}"
     try:
         raw = path.read_bytes()
         if path.suffix == ".gz":
@@ -167,7 +167,7 @@ def read_idx(path: Path, spec: IdxFile, verify: bool = True) -> np.ndarray:
         digest = hashlib.sha256(raw).hexdigest()
         if digest != spec.sha256:
             raise UserError(f"{path}: SHA-256 {digest[:12]}..., expected {spec.sha256[:12]}... "
-                            f"(corrupted download?); {hint}")
+                            f"(not {ds.title}'s file, or a corrupted download?); {hint}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -189,7 +189,7 @@ def load_dataset(data_dir: str | os.PathLike | None = None, split: str = "train"
             where = "directory does not exist" if not directory.is_dir() else "file is missing"
             raise UserError(f"{directory / spec.name}[.gz]: {where}; {_fix_hint(directory, ds)} "
                             f"or pass --data-dir")
-        arrays.append(read_idx(path, spec, verify))
+        arrays.append(read_idx(path, spec, verify, ds))
     images, labels = arrays
     if len(images) != len(labels):
         raise UserError(f"{directory}: {len(images)} {split} images but {len(labels)} labels; "
@@ -203,7 +203,7 @@ def _all_valid(directory: Path, ds: Dataset) -> bool:
             path = find_file(directory, spec.name)
             if path is None:
                 return False
-            read_idx(path, spec)
+            read_idx(path, spec, ds=ds)
     except UserError:
         return False
     return True
@@ -263,7 +263,7 @@ def fetch(data_dir: str | os.PathLike | None = None, name: str = "mnist") -> Pat
         raise UserError(f"could not fetch {ds.name} (" + "; ".join(failures) + f"); {manual}copy "
                         f"the four IDX files (raw or .gz) into {directory} by hand")
     for spec in tqdm(ds.files.values(), desc="verifying SHA-256", unit="file"):
-        read_idx(find_file(directory, spec.name), spec)
+        read_idx(find_file(directory, spec.name), spec, ds=ds)
     return directory
 
 

@@ -204,6 +204,19 @@ def test_infer_exports_and_draws_from_the_export(smoke_run):
     one_line_error(cli("infer.py", "--model-dir", str(tmp)), 2, "not an exported model")
 
 
+def test_resume_takes_a_run_that_predates_the_dataset_setting():
+    """Such a run trained on MNIST: resuming it with --dataset (or a config naming one) must
+    compare against that, not fail on the missing key."""
+    import train
+    from paddle_gan.cli import UserError
+
+    saved = {k: v for k, v in train.RUN_DEFAULTS.items() if k != "dataset"}
+    settings = train.run_settings(train.parse_args(["--resume", "--dataset", "mnist"]), saved)
+    assert settings["dataset"] == "mnist"
+    with pytest.raises(UserError, match="--dataset fashion-mnist differs from the run's mnist"):
+        train.run_settings(train.parse_args(["--resume", "--dataset", "fashion-mnist"]), saved)
+
+
 def test_resume_takes_a_run_that_predates_newer_model_settings():
     import train
     from paddle_gan.cli import UserError
