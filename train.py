@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--lr-d", type=float, default=None,
                      help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
     opt.add_argument("--lr-g", type=float, default=None,
-                     help="Adam learning rate of G, and of Q for infogan (infogan 1e-3, gan 1e-3)")
+                     help="Adam learning rate of G (infogan 1e-3, gan 1e-3)")
     opt.add_argument("--beta1", type=float, default=None, help="Adam beta1 (0.5 for both)")
     opt.add_argument("--lambda-cat", type=float, default=None,
                      help="infogan: weight of the categorical code's L_I (1.0); 0 with "
@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--cont-std", type=float, default=None,
                      help="infogan: std of Q's Gaussian for c2, c3; 0 (default): Q predicts it, "
                           "as in the article; e.g. 1: fixed, as in the official InfoGAN code")
+    opt.add_argument("--q-step", choices=["g", "d"], default=None,
+                     help="infogan: which step trains Q's head: g (default), with G's optimiser "
+                          "and learning rate; d, with D's, as the official InfoGAN code does")
     stab = p.add_argument_group("stabilisation (all off by default: the article's setup; "
                                 "TTUR is --lr-d/--lr-g, momentum is --beta1)")
     stab.add_argument("--loss", choices=["bce", "hinge"], default=None,
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
                      lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std,
+                     q_step=args.q_step,
                      loss=args.loss, r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm)
     with rundir.claim(Path(args.output), args.resume) as output:
         if args.resume:

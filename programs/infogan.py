@@ -2,10 +2,12 @@
 
 Who trains what: the D step minimises the adversarial loss plus lambda * (-L_I) on its fake
 batch over ``D_`` (so the shared trunk learns the codes, as in the official code); the G step
-minimises the non-saturating loss plus lambda * (-L_I) over ``G_`` and ``Q_``. A code whose
-lambda is 0 is still observed: Q learns it from detached trunk features, and none of its
-gradient reaches G or the trunk (the paper's baseline). Each step moves only the batch-norm
-statistics of the networks it trains; inference and encode use the running statistics.
+minimises the non-saturating loss plus lambda * (-L_I) over ``G_``. Q's head ``Q_`` is trained
+by the G step (``q_step`` "g", the default: G's optimiser and learning rate) or by the D step
+("d": D's, as the official code does). A code whose lambda is 0 is still observed: Q learns
+it from detached trunk features, and none of its gradient reaches G or the trunk (the
+paper's baseline). Each step moves only the batch-norm statistics of the networks it trains;
+inference and encode use the running statistics.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 
-DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0)
+DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0,
+                q_step="g")
 LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
+L_I_LOGGED = ("li_cat", "cont_nll")  # fetched from the step that trains Q
 sample_latent, NOISE = latent.sample, latent.NOISE_PART
 GRIDS = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
          "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
@@ -32,8 +36,8 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
     """lambda-weighted -L_I on ``features``; with ``observe``, codes with lambda 0 are added at
     weight 1 through detached features. Returns (loss, cat_nll, cont_nll).
 
-    When exactly one lambda is 0, Q runs twice in the G step (on the features and on their
-    detached copy), so its BN running statistics move twice per step."""
+    When exactly one lambda is 0, Q runs twice in the step that trains it (on the features and
+    on their detached copy), so its BN running statistics move twice per step."""
     weights = (config.lambda_cat, config.lambda_cont)
     loss, terms = 0.0, None
     if any(w > 0 for w in weights):
@@ -49,8 +53,10 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
 def build(config: ModelConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
+    q_in_d = config.q_step == "d"
+    d_nets, g_nets = (("D_", "Q_"), ("G_",)) if q_in_d else (("D_",), ("G_", "Q_"))
 
-    with new_step(startup, update_stats=("D_",), spectral_norm=sn,
+    with new_step(startup, update_stats=d_nets, spectral_norm=sn,
                   second_order=config.r1_gamma > 0) as d_step:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
         real.stop_gradient = config.r1_gamma == 0
@@ -58,20 +64,23 @@ def build(config: ModelConfig) -> ModelPrograms:
         real_logits = infogan_d_head(d_step.layers, infogan_trunk(d_step.layers, real))
         fake_features = infogan_trunk(d_step.layers, fake)
         fake_logits = infogan_d_head(d_step.layers, fake_features)
-        info, _, _ = info_loss(d_step.layers, fake_features, z, config, observe=False)
+        info, cat_nll, cont_nll = info_loss(d_step.layers, fake_features, z, config, observe=q_in_d)
         d_terms = losses.d_terms(real, real_logits, fake_logits, config)
-        minimize_adam(d_step, sum(d_terms.values()) + info, ("D_",), config.lr_d, config.beta1)
+        minimize_adam(d_step, sum(d_terms.values()) + info, d_nets, config.lr_d, config.beta1)
         d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
+        if q_in_d:
+            d_step.fetches.update(zip(L_I_LOGGED, (LOG_CATEGORIES - cat_nll, cont_nll)))
 
-    with new_step(startup, update_stats=("G_", "Q_"), spectral_norm=sn) as g_step:
+    with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
         fake = infogan_generator(g_step.layers, z)
         features = infogan_trunk(g_step.layers, fake)
         g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
-        info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=True)
-        minimize_adam(g_step, g_loss + info, ("G_", "Q_"), config.lr_g, config.beta1)
-        g_step.fetches.update(g_loss=g_loss, fake=fake, li_cat=LOG_CATEGORIES - cat_nll,
-                              cont_nll=cont_nll)
+        info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=not q_in_d)
+        minimize_adam(g_step, g_loss + info, g_nets, config.lr_g, config.beta1)
+        g_step.fetches.update(g_loss=g_loss, fake=fake)
+        if not q_in_d:
+            g_step.fetches.update(zip(L_I_LOGGED, (LOG_CATEGORIES - cat_nll, cont_nll)))
 
     with new_step(startup, training=False) as infer:
         z = infer.data("z", [None, latent.DIM])
@@ -85,5 +94,6 @@ def build(config: ModelConfig) -> ModelPrograms:
 
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
                          config=config, sample_latent=sample_latent, noise=NOISE,
-                         logged=dict(d_step=tuple(d_terms), g_step=("g_loss", "li_cat", "cont_nll")),
+                         logged=dict(d_step=tuple(d_terms) + (L_I_LOGGED if q_in_d else ()),
+                                     g_step=("g_loss",) + (() if q_in_d else L_I_LOGGED)),
                          grids=GRIDS)

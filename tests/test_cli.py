@@ -222,11 +222,13 @@ def test_resume_takes_a_run_that_predates_newer_model_settings():
     from paddle_gan.cli import UserError
 
     saved = programs.model_config("infogan").to_dict()
-    for key in ("cont_std", "loss", "r1_gamma", "spectral_norm"):
+    for key in ("cont_std", "loss", "r1_gamma", "spectral_norm", "q_step"):
         del saved[key]
     args = train.parse_args(["--resume"])
     config = train.resumed_model(args, saved, dict(loss=None, r1_gamma=None))
-    assert (config.loss, config.r1_gamma, config.cont_std) == ("bce", 0.0, 0.0)
+    assert (config.loss, config.r1_gamma, config.cont_std, config.q_step) == ("bce", 0.0, 0.0, "g")
+    with pytest.raises(UserError, match="--q-step d differs from the run's g"):
+        train.resumed_model(args, saved, dict(q_step="d"))
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
         train.resumed_model(args, saved, dict(loss="hinge"))
 

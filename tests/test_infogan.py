@@ -65,7 +65,14 @@ def test_d_on_real_and_fake_share_weights(infogan):
     assert np.ptp(out["real_logits"]) > 0
 
 
-def test_steps_touch_only_their_own_parameters_and_statistics(infogan):
+@pytest.mark.parametrize("q_step, baseline", [("g", False), ("d", False), ("d", True)])
+def test_steps_touch_only_their_own_parameters_and_statistics(infogan, q_step, baseline):
+    """Q's head (weights and BN statistics) moves in the step --q-step names, and only there,
+    also as the lambda = 0 baseline's observer."""
+    if q_step != "g" or baseline:
+        lambdas = dict(lambda_cat=0.0, lambda_cont=0.0) if baseline else {}
+        infogan = Session(programs.build(programs.model_config("infogan", q_step=q_step, **lambdas)),
+                          paddle.CPUPlace(), seed=3)
     real, z = inputs(2)
     names = infogan.programs.parameter_names()
     by_net = {p: [n for n in names if n.startswith(p)] for p in ("G_", "D_", "Q_")}
@@ -81,11 +88,12 @@ def test_steps_touch_only_their_own_parameters_and_statistics(infogan):
     def changed(a, b, prefix):
         return {n for n in by_net[prefix] if not np.array_equal(a[n], b[n])}
 
-    assert not changed(before, after_d, "G_") and not changed(before, after_d, "Q_")
+    q_by_d = set(by_net["Q_"]) if q_step == "d" else set()
+    assert not changed(before, after_d, "G_") and changed(before, after_d, "Q_") == q_by_d
     assert changed(before, after_d, "D_") == set(by_net["D_"])  # weights and D's BN statistics
     assert not changed(after_d, after_g, "D_"), "the G step moved D (weights or BN statistics)"
     assert changed(after_d, after_g, "G_") == set(by_net["G_"])
-    assert changed(after_d, after_g, "Q_") == set(by_net["Q_"])
+    assert changed(after_d, after_g, "Q_") == set(by_net["Q_"]) - q_by_d
     assert all(np.array_equal(after_g[n], after_eval[n]) for n in names), \
         "inference and encode must not move anything"
 
