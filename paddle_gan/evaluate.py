@@ -113,7 +113,7 @@ def markdown(result: dict) -> str:
                  ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
     head = f"{result['model']} step {result['step']}"
     lines = [f"| metric | {head} | real {name} |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {real} |" for name, value, real in rows]
+    lines += [f"| {label} | {value} | {real} |" for label, value, real in rows]
     truncated = f", noise truncated at {result['truncation']}" if result["truncation"] < 1 else ""
     lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}{truncated}; "
                  f"evaluator test accuracy {result['evaluator_test_accuracy']:.4f}.")
