@@ -114,9 +114,13 @@ def discard_after(directory: Path, step: int) -> None:
 
 
 def remove_stale_temporaries(directory: Path) -> None:
-    """Delete half-written checkpoints left by a killed writer (call while holding the run lock)."""
+    """Delete half-written checkpoints and ``latest`` pointers left by a killed writer (call
+    while holding the run lock)."""
     for tmp in directory.glob(f"{TMP_PREFIX}*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
 
 
 def _candidates(path: Path) -> list[Path]:

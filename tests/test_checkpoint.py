@@ -73,3 +73,15 @@ def test_corrupted_file_is_detected(trained, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no checkpoint there"):
         checkpoint.find(tmp_path)
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
+    """A SIGKILL can leave a half-written checkpoint directory or a half-written ``latest``
+    pointer file; both go, and finished checkpoints stay."""
+    half_written = tmp_path / f"{checkpoint.TMP_PREFIX}step_000005-123"
+    half_written.mkdir()
+    (half_written / "model.pdparams").write_bytes(b"x")
+    (tmp_path / f"{checkpoint.TMP_PREFIX}latest-123").write_text("step_000005")
+    (tmp_path / "step_000004").mkdir()
+    checkpoint.remove_stale_temporaries(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000004"]
