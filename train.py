@@ -80,8 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="infogan: std of Q's Gaussian for c2, c3; 0 (default): Q predicts it, "
                           "as in the article; e.g. 1: fixed, as in the official InfoGAN code")
     opt.add_argument("--q-step", choices=["g", "d"], default=None,
-                     help="infogan: which step trains Q's head: g (default), with G's optimiser "
-                          "and learning rate; d, with D's, as the official InfoGAN code does")
+                     help="infogan: which step trains Q's head: d (default), with D's optimiser "
+                          "and learning rate, as the official InfoGAN code does; g, with G's")
     stab = p.add_argument_group("stabilisation (all off by default: the article's setup; "
                                 "TTUR is --lr-d/--lr-g, momentum is --beta1)")
     stab.add_argument("--loss", choices=["bce", "hinge"], default=None,

@@ -46,9 +46,12 @@ def model_config(kind: str, **overrides: float | str | bool | None) -> ModelConf
 
 
 def model_config_from(saved: dict) -> ModelConfig:
-    """The ModelConfig recorded in a checkpoint's state (``ModelConfig.to_dict``)."""
+    """The ModelConfig recorded in a checkpoint's state (``ModelConfig.to_dict``). A setting
+    the run predates takes the value it was trained with (the model's ``PREDATED``), which is
+    not always today's default."""
     values = dict(saved)
-    return model_config(values.pop("kind"), **values)
+    kind = values.pop("kind")
+    return model_config(kind, **{**getattr(MODELS.get(kind), "PREDATED", {}), **values})
 
 
 def build(config: ModelConfig) -> ModelPrograms:

@@ -226,7 +226,9 @@ def test_resume_takes_a_run_that_predates_newer_model_settings():
         del saved[key]
     args = train.parse_args(["--resume"])
     config = train.resumed_model(args, saved, dict(loss=None, r1_gamma=None))
+    # Q was trained by the G step before --q-step existed; new runs train it in the D step.
     assert (config.loss, config.r1_gamma, config.cont_std, config.q_step) == ("bce", 0.0, 0.0, "g")
+    assert programs.model_config("infogan").q_step == "d"
     with pytest.raises(UserError, match="--q-step d differs from the run's g"):
         train.resumed_model(args, saved, dict(q_step="d"))
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
