@@ -117,6 +117,14 @@ def markdown(result: dict) -> str:
     truncated = f", noise truncated at {result['truncation']}" if result["truncation"] < 1 else ""
     lines.append(f"\n{result['samples']} generated samples, seed {result['seed']}{truncated}; "
                  f"evaluator test accuracy {result['evaluator_test_accuracy']:.4f}.")
+    if "cat_confusion" in result:
+        lines += ["", "Test images per c1 code (rows) and label (columns); the code's match in bold:",
+                  "", "| code | " + " | ".join(map(str, range(latent.CATEGORIES))) + " |",
+                  "|---" * (latent.CATEGORIES + 1) + "|"]
+        for code, counts in enumerate(result["cat_confusion"]):
+            match = result["cat_mapping"].get(code)
+            cells = [f"**{n}**" if label == match else str(n) for label, n in enumerate(counts)]
+            lines.append(f"| {code} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -8,6 +8,14 @@ import numpy as np
 from paddle_gan.session import Session
 
 
+def code_label_counts(pred: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+    """counts[code, label]: where the codes put each class. Shows what accuracy alone hides,
+    e.g. two codes that share two digits half and half."""
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (pred, labels), 1)
+    return counts
+
+
 def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray,
                        k: int = 10) -> tuple[float, dict[int, int]]:
     """Accuracy of cluster ids ``pred`` under the best one-to-one cluster -> label matching.
@@ -17,18 +25,20 @@ def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray,
     """
     from scipy.optimize import linear_sum_assignment
 
-    counts = np.zeros((k, k), dtype=np.int64)
-    np.add.at(counts, (pred, labels), 1)
+    counts = code_label_counts(pred, labels, k)
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(labels)), {int(r): int(c) for r, c in zip(rows, cols)}
 
 
 def categorical_accuracy(session: Session, images: np.ndarray,
                          labels: np.ndarray) -> dict[str, object]:
-    """InfoGAN's c1 as a classifier: argmax of Q's categorical head, Hungarian-matched."""
+    """InfoGAN's c1 as a classifier: argmax of Q's categorical head, Hungarian-matched, and the
+    code x label counts (``cat_confusion``, rows = codes)."""
     pred = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"].argmax(axis=1)
-    accuracy, mapping = hungarian_accuracy(pred, labels.astype(np.int64))
-    return {"cat_accuracy": accuracy, "cat_mapping": mapping}
+    labels = labels.astype(np.int64)
+    accuracy, mapping = hungarian_accuracy(pred, labels)
+    return {"cat_accuracy": accuracy, "cat_mapping": mapping,
+            "cat_confusion": code_label_counts(pred, labels).tolist()}
 
 
 def inception_score_log(probs: np.ndarray) -> float:

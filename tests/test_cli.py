@@ -135,10 +135,14 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert result["model"] == "infogan" and result["step"] == 6 and result["samples"] == 40
     assert result["cat_accuracy"] == pytest.approx(evals[-1]["cat_accuracy"])
     assert sorted(result["cat_mapping"].values()) == list(range(10))
+    confusion = np.array(result["cat_confusion"])  # rows: codes, columns: labels
+    matched = sum(confusion[int(code), label] for code, label in result["cat_mapping"].items())
+    assert matched / confusion.sum() == pytest.approx(result["cat_accuracy"])
     assert sum(result["class_histogram"]) == 40 and 0 <= result["cat_purity"] <= 1
     assert 0 <= result["mnist_is_log"] <= np.log(10) + 1e-6 and result["mnist_fid"] >= 0
     table = ok(cli(*evaluate, "--format", "md")).stdout
     assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
+    assert "| code | 0 | 1 |" in table and table.count("**") == 2 * 10  # one match per code
 
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))

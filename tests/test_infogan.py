@@ -10,7 +10,7 @@ import pytest
 import programs
 from paddle_gan import latent, losses
 from paddle_gan.graph import new_step
-from paddle_gan.metrics import hungarian_accuracy
+from paddle_gan.metrics import code_label_counts, hungarian_accuracy
 from paddle_gan.networks import infogan_generator, infogan_trunk
 from paddle_gan.session import Session
 from programs.infogan import info_loss
@@ -230,3 +230,6 @@ def test_hungarian_accuracy_on_a_hand_made_confusion():
     pred[labels == 4] = permutation[9]  # digit 4 merged into 9's code: 10 of 100 lost
     accuracy, _ = hungarian_accuracy(pred, labels)
     assert accuracy == pytest.approx(0.9)
+    counts = code_label_counts(pred, labels)
+    assert counts[permutation[9], 4] == counts[permutation[9], 9] == 10
+    assert counts[permutation[4]].sum() == 0 and counts.sum(axis=0).tolist() == [10] * 10
