@@ -134,8 +134,8 @@ def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
 
 def resumed_model(args: argparse.Namespace, saved: dict,
                   overrides: dict[str, float | str | bool | None]) -> ModelConfig:
-    """The run's model config (settings it predates at their defaults); a model flag that
-    contradicts it is an error."""
+    """The run's model config (a setting it predates at the value it was trained with, see
+    ``programs.model_config_from``); a model flag that contradicts it is an error."""
     config = programs.model_config_from(saved)
     run = config.to_dict()
     given = {"model": (args.model, run["kind"]),

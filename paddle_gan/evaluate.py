@@ -10,8 +10,9 @@ Scores come from a classifier trained on the generators' own training set (cache
   generated samples and of the MNIST test set.
 - ``class_histogram``: generated samples per predicted digit (mode coverage), and its entropy.
 - InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the test images with
-  codes matched to classes by the Hungarian method; ``cat_purity``, for each value of c1,
-  the share of its samples the classifier puts in their majority class.
+  codes matched to classes by the Hungarian method (``cat_mapping``); ``cat_confusion``, test
+  images per code (rows) and label; ``cat_purity``, for each value of c1, the share of its
+  samples the classifier puts in their majority class.
 - ``reference``: the same numbers for real data (test-set IS; train-vs-test FID): the ceiling.
 """
 from __future__ import annotations
@@ -122,7 +123,7 @@ def markdown(result: dict) -> str:
                   "", "| code | " + " | ".join(map(str, range(latent.CATEGORIES))) + " |",
                   "|---" * (latent.CATEGORIES + 1) + "|"]
         for code, counts in enumerate(result["cat_confusion"]):
-            match = result["cat_mapping"].get(code)
+            match = {int(c): label for c, label in result["cat_mapping"].items()}.get(code)
             cells = [f"**{n}**" if label == match else str(n) for label, n in enumerate(counts)]
             lines.append(f"| {code} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

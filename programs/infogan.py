@@ -5,9 +5,9 @@ batch over ``D_`` (so the shared trunk learns the codes, as in the official code
 minimises the non-saturating loss plus lambda * (-L_I) over ``G_``. Q's head ``Q_`` is trained
 by the D step (``q_step`` "d", the default: D's optimiser and learning rate, as the official
 code does; it raised the median c1 accuracy of three seeds, see BENCHMARKS.md) or by the G
-step ("g": G's, what runs saved before ``q_step`` existed did). A code whose lambda is 0 is still observed: Q learns
-it from detached trunk features, and none of its gradient reaches G or the trunk (the
-paper's baseline). Each step moves only the batch-norm statistics of the networks it trains;
+step ("g": G's, what runs saved before ``q_step`` existed did). A code whose lambda is 0 is
+still observed: Q learns it from detached trunk features, and none of its gradient reaches G
+or the trunk (the paper's baseline). Each step moves only the batch-norm statistics of the networks it trains;
 inference and encode use the running statistics.
 """
 from __future__ import annotations

@@ -172,12 +172,13 @@ def test_info_nll_matches_numpy(cont_std):
                                rtol=1e-5)
 
 
+@pytest.mark.parametrize("trains", [("D_", "Q_"), ("G_", "Q_")])  # Q in the D or the G step
 @pytest.mark.parametrize("lambdas", [(0.0, 0.0), (1.0, 0.1)])
-def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas):
+def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas, trains):
     config = programs.model_config("infogan", lambda_cat=lambdas[0], lambda_cont=lambdas[1])
     paddle.enable_static()
     startup = paddle.static.Program()
-    with new_step(startup, update_stats=("G_", "Q_")) as step:
+    with new_step(startup, update_stats=trains) as step:
         z = step.data("z", [None, latent.DIM])
         features = infogan_trunk(step.layers, infogan_generator(step.layers, z))
         loss, _, _ = info_loss(step.layers, features, z, config, observe=True)
