@@ -24,9 +24,9 @@ DEFAULT_MODEL = "infogan"
 
 
 RUN_DEFAULTS = dict(dataset="mnist", epochs=10, max_steps=None, batch_size=128, seed=0,
-                    log_every=50, sample_every=500, save_every=1000, keep=3)
-# Exact resume needs the same data, data order and batches.
-FIXED_ON_RESUME = ("dataset", "batch_size", "seed")
+                    g_noise="same", log_every=50, sample_every=500, save_every=1000, keep=3)
+# Exact resume needs the same data, data order, batches and noise draws.
+FIXED_ON_RESUME = ("dataset", "batch_size", "seed", "g_noise")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--resume", action="store_true",
                      help="continue from the newest intact checkpoint in --output, exactly as if "
                           "never stopped, with the run's settings; flags given override them, "
-                          "except model, dataset, batch size and seed, which must match")
+                          "except model, dataset, batch size, seed and G noise, which must match")
     opt = p.add_argument_group("model and optimiser (default: the model's own, listed)")
     opt.add_argument("--lr-d", type=float, default=None,
                      help="Adam learning rate of D (infogan 2e-4, gan 1e-3)")
@@ -82,6 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--q-step", choices=["g", "d"], default=None,
                      help="infogan: which step trains Q's head: d (default), with D's optimiser "
                           "and learning rate, as the official InfoGAN code does; g, with G's")
+    opt.add_argument("--leaky-slope", type=float, default=None,
+                     help="infogan: leaky ReLU slope in D's trunk and Q's head (0.1, the "
+                          "paper's; the official InfoGAN code uses 0.01)")
+    opt.add_argument("--g-noise", choices=["same", "fresh"], default=None,
+                     help="the G step's noise batch: the D step's (same) or a new one (fresh, "
+                          f"as the official InfoGAN code draws) {default('g_noise')}")
     stab = p.add_argument_group("stabilisation (all off by default: the article's setup; "
                                 "TTUR is --lr-d/--lr-g, momentum is --beta1)")
     stab.add_argument("--loss", choices=["bce", "hinge"], default=None,
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     overrides = dict(lr_d=args.lr_d, lr_g=args.lr_g, beta1=args.beta1,
                      lambda_cat=args.lambda_cat, lambda_cont=args.lambda_cont, cont_std=args.cont_std,
-                     q_step=args.q_step,
+                     q_step=args.q_step, leaky_slope=args.leaky_slope,
                      loss=args.loss, r1_gamma=args.r1_gamma, spectral_norm=args.spectral_norm)
     with rundir.claim(Path(args.output), args.resume) as output:
         if args.resume:

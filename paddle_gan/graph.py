@@ -30,6 +30,7 @@ class ModelConfig:
     lambda_cont: float | None = None  # InfoGAN only: weight of the continuous part of L_I
     cont_std: float | None = None     # InfoGAN only: 0 = Q's learned std for c2, c3, else fixed
     q_step: str | None = None         # InfoGAN only: which step trains Q, "g" or "d"
+    leaky_slope: float | None = None  # InfoGAN only: leaky ReLU slope in D's trunk and Q
     # Stabilisation options, both models; the defaults are the article's setup.
     loss: str = "bce"                 # adversarial loss: "bce" (non-saturating) or "hinge"
     r1_gamma: float = 0.0             # weight of the R1 gradient penalty on real samples

@@ -48,16 +48,17 @@ def infogan_generator(layers: Layers, z: paddle.pir.Value) -> paddle.pir.Value:
         return F.sigmoid(layers.conv2d_transpose("up2", h, 1, 4, 2, 1, _normal()))
 
 
-def infogan_trunk(layers: Layers, x: paddle.pir.Value) -> paddle.pir.Value:
-    """InfoGAN paper, Table 1 (MNIST) D body shared by D and Q: images -> features [N, 1024]."""
+def infogan_trunk(layers: Layers, x: paddle.pir.Value, slope: float = 0.1) -> paddle.pir.Value:
+    """InfoGAN paper, Table 1 (MNIST) D body shared by D and Q: images -> features [N, 1024].
+    ``slope``: leaky ReLU's, 0.1 in the paper (the official code's is 0.01)."""
     with layers.prefix("D_"):
         h = paddle.reshape(x, [-1, 1, 28, 28])
-        h = F.leaky_relu(layers.conv2d("conv1", h, 64, 4, 2, 1, _normal()), 0.1)
+        h = F.leaky_relu(layers.conv2d("conv1", h, 64, 4, 2, 1, _normal()), slope)
         h = layers.conv2d("conv2", h, 128, 4, 2, 1, _normal(), bias=False)
-        h = F.leaky_relu(layers.batch_norm("bn2", h), 0.1)
+        h = F.leaky_relu(layers.batch_norm("bn2", h), slope)
         h = paddle.reshape(h, [-1, 128 * 7 * 7])
         h = layers.linear("fc3", h, 1024, _normal(), bias=False)
-        return F.leaky_relu(layers.batch_norm("bn3", h), 0.1)
+        return F.leaky_relu(layers.batch_norm("bn3", h), slope)
 
 
 def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
@@ -66,9 +67,9 @@ def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
         return layers.linear("out", h, 1, _normal())
 
 
-def infogan_q_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
+def infogan_q_head(layers: Layers, h: paddle.pir.Value, slope: float = 0.1) -> paddle.pir.Value:
     """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds."""
     with layers.prefix("Q_"):
         h = layers.linear("fc1", h, 128, _normal(), bias=False)
-        h = F.leaky_relu(layers.batch_norm("bn1", h), 0.1)
+        h = F.leaky_relu(layers.batch_norm("bn1", h), slope)
         return layers.linear("out", h, latent.Q_OUTPUTS, _normal())

@@ -41,15 +41,19 @@ class RunConfig:
     save_every: int
     keep: int
     dataset: str = "mnist"
+    g_noise: str = "same"  # the G step's noise batch: "same" as the D step's, or "fresh"
 
 
 def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,
-              fetch: bool) -> dict[str, float]:
+              fetch: bool, fresh_g_noise: bool = False) -> dict[str, float]:
     """One training iteration: one D step and one G step on one noise batch drawn from
-    ``rng``. Returns the model's logged values if ``fetch``, else nothing (no device sync)."""
+    ``rng`` (or, with ``fresh_g_noise``, a second batch for the G step, as the official InfoGAN
+    code draws). Returns the model's logged values if ``fetch``, else nothing (no device sync)."""
     logged = session.programs.logged
     z = session.programs.sample_latent(rng, len(real))
     d = session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
+    if fresh_g_noise:
+        z = session.programs.sample_latent(rng, len(real))
     g = session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
     return {k: float(v) for k, v in {**d, **g}.items()}
 
@@ -139,7 +143,8 @@ class Trainer:
                 for epoch, real in self._remaining_batches():
                     self.step += 1
                     logging = self.step % run.log_every == 0 or self.step == self.total_steps
-                    fetched = iteration(self.session, real, self.rng, logging)
+                    fetched = iteration(self.session, real, self.rng, logging,
+                                        fresh_g_noise=run.g_noise == "fresh")
                     bar.update(1)
                     if logging:
                         self._log(log, bar, epoch, fetched)

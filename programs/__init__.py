@@ -23,6 +23,7 @@ COMMON = {f.name: f.default for f in dataclasses.fields(ModelConfig)
 RANGES = {"lr_d": (lambda v: 0 < v < math.inf, "> 0"), "lr_g": (lambda v: 0 < v < math.inf, "> 0"),
           "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "loss": (lambda v: v in LOSSES, "bce or hinge"),
           "q_step": (lambda v: v in ("g", "d"), "g or d"),
+          "leaky_slope": (lambda v: 0 <= v <= 1, "in [0, 1]"),
           "spectral_norm": (lambda v: isinstance(v, bool), "true or false")}
 NON_NEGATIVE = (lambda v: 0 <= v < math.inf, ">= 0 and finite")
 

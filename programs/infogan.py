@@ -24,7 +24,7 @@ from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator
                                  infogan_q_head, infogan_trunk)
 
 DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0,
-                q_step="d")
+                q_step="d", leaky_slope=0.1)
 PREDATED = dict(q_step="g")  # how a run saved before a setting existed was trained
 LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
 L_I_LOGGED = ("li_cat", "cont_nll")  # fetched from the step that trains Q
@@ -43,10 +43,10 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
     weights = (config.lambda_cat, config.lambda_cont)
     loss, terms = 0.0, None
     if any(w > 0 for w in weights):
-        terms = losses.info_nll(infogan_q_head(layers, features), z, config.cont_std)
+        terms = losses.info_nll(infogan_q_head(layers, features, config.leaky_slope), z, config.cont_std)
         loss = sum(w * t for w, t in zip(weights, terms) if w > 0)
     if observe and any(w == 0 for w in weights):
-        observed = losses.info_nll(infogan_q_head(layers, features.detach()), z, config.cont_std)
+        observed = losses.info_nll(infogan_q_head(layers, features.detach(), config.leaky_slope), z, config.cont_std)
         loss = loss + sum(t for w, t in zip(weights, observed) if w == 0)
         terms = terms or observed
     return loss, *(terms or (None, None))
@@ -56,6 +56,7 @@ def build(config: ModelConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
     q_in_d = config.q_step == "d"
+    trunk = functools.partial(infogan_trunk, slope=config.leaky_slope)
     d_nets, g_nets = (("D_", "Q_"), ("G_",)) if q_in_d else (("D_",), ("G_", "Q_"))
 
     with new_step(startup, update_stats=d_nets, spectral_norm=sn,
@@ -63,8 +64,8 @@ def build(config: ModelConfig) -> ModelPrograms:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
         real.stop_gradient = config.r1_gamma == 0
         fake = infogan_generator(d_step.layers, z).detach()
-        real_logits = infogan_d_head(d_step.layers, infogan_trunk(d_step.layers, real))
-        fake_features = infogan_trunk(d_step.layers, fake)
+        real_logits = infogan_d_head(d_step.layers, trunk(d_step.layers, real))
+        fake_features = trunk(d_step.layers, fake)
         fake_logits = infogan_d_head(d_step.layers, fake_features)
         info, cat_nll, cont_nll = info_loss(d_step.layers, fake_features, z, config, observe=q_in_d)
         d_terms = losses.d_terms(real, real_logits, fake_logits, config)
@@ -76,7 +77,7 @@ def build(config: ModelConfig) -> ModelPrograms:
     with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
         fake = infogan_generator(g_step.layers, z)
-        features = infogan_trunk(g_step.layers, fake)
+        features = trunk(g_step.layers, fake)
         g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
         info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=not q_in_d)
         minimize_adam(g_step, g_loss + info, g_nets, config.lr_g, config.beta1)
@@ -90,7 +91,7 @@ def build(config: ModelConfig) -> ModelPrograms:
 
     with new_step(startup, training=False, spectral_norm=sn) as encode:
         real = encode.data("real", [None, IMAGE_PIXELS])
-        q_out = infogan_q_head(encode.layers, infogan_trunk(encode.layers, real))
+        q_out = infogan_q_head(encode.layers, trunk(encode.layers, real), config.leaky_slope)
         encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
                               cont_mean=q_out[:, latent.CONT_MEANS])
 

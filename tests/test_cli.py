@@ -225,18 +225,29 @@ def test_resume_takes_a_run_that_predates_the_dataset_setting():
         train.run_settings(train.parse_args(["--resume", "--dataset", "fashion-mnist"]), saved)
 
 
+def test_g_noise_is_a_run_setting_fixed_on_resume():
+    import train
+    from paddle_gan.cli import UserError
+
+    saved = {k: v for k, v in train.RUN_DEFAULTS.items() if k != "g_noise"}  # predates it
+    assert train.run_settings(train.parse_args(["--resume"]), saved)["g_noise"] == "same"
+    with pytest.raises(UserError, match="--g-noise fresh differs from the run's same"):
+        train.run_settings(train.parse_args(["--resume", "--g-noise", "fresh"]), saved)
+    assert train.run_settings(train.parse_args(["--g-noise", "fresh"]), None)["g_noise"] == "fresh"
+
+
 def test_resume_takes_a_run_that_predates_newer_model_settings():
     import train
     from paddle_gan.cli import UserError
 
     saved = programs.model_config("infogan").to_dict()
-    for key in ("cont_std", "loss", "r1_gamma", "spectral_norm", "q_step"):
+    for key in ("cont_std", "loss", "r1_gamma", "spectral_norm", "q_step", "leaky_slope"):
         del saved[key]
     args = train.parse_args(["--resume"])
     config = train.resumed_model(args, saved, dict(loss=None, r1_gamma=None))
     # Q was trained by the G step before --q-step existed; new runs train it in the D step.
     assert (config.loss, config.r1_gamma, config.cont_std, config.q_step) == ("bce", 0.0, 0.0, "g")
-    assert programs.model_config("infogan").q_step == "d"
+    assert programs.model_config("infogan").q_step == "d" and config.leaky_slope == 0.1
     with pytest.raises(UserError, match="--q-step d differs from the run's g"):
         train.resumed_model(args, saved, dict(q_step="d"))
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):

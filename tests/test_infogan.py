@@ -13,6 +13,7 @@ from paddle_gan.graph import new_step
 from paddle_gan.metrics import code_label_counts, hungarian_accuracy
 from paddle_gan.networks import infogan_generator, infogan_trunk
 from paddle_gan.session import Session
+from paddle_gan.trainer import iteration
 from programs.infogan import info_loss
 
 BATCH = 8
@@ -140,6 +141,80 @@ def test_inference_program_matches_a_dygraph_generator_with_running_statistics(i
     finally:
         paddle.enable_static()
     np.testing.assert_allclose(static, expected, atol=1e-5)
+
+
+def reference_encoder(params: dict[str, np.ndarray], x: np.ndarray, slope: float) -> np.ndarray:
+    """InfoGAN's D trunk and Q head in Paddle dygraph (nn layers, eval-mode BN) with the
+    session's weights: Q's 14 outputs."""
+    import paddle.nn as nn
+
+    def bn(layer, name):
+        for attr, key in (("weight", "g"), ("bias", "b"), ("_mean", "mean"), ("_variance", "var")):
+            getattr(layer, attr).set_value(params[f"{name}.{key}"])
+        return layer
+
+    def load(layer, name):
+        layer.weight.set_value(params[f"{name}.w"])
+        if layer.bias is not None:
+            layer.bias.set_value(params[f"{name}.b"])
+        return layer
+
+    net = nn.Sequential(nn.Unflatten(1, [1, 28, 28]),
+                        load(nn.Conv2D(1, 64, 4, 2, 1), "D_conv1"), nn.LeakyReLU(slope),
+                        load(nn.Conv2D(64, 128, 4, 2, 1, bias_attr=False), "D_conv2"),
+                        bn(nn.BatchNorm2D(128), "D_bn2"), nn.LeakyReLU(slope), nn.Flatten(),
+                        load(nn.Linear(6272, 1024, bias_attr=False), "D_fc3"),
+                        bn(nn.BatchNorm1D(1024), "D_bn3"), nn.LeakyReLU(slope),
+                        load(nn.Linear(1024, 128, bias_attr=False), "Q_fc1"),
+                        bn(nn.BatchNorm1D(128), "Q_bn1"), nn.LeakyReLU(slope),
+                        load(nn.Linear(128, 14), "Q_out"))
+    net.eval()
+    return net(paddle.to_tensor(x)).numpy()
+
+
+@pytest.mark.parametrize("slope", [0.1, 0.01])
+def test_encode_program_matches_a_dygraph_trunk_and_q_head(infogan, slope):
+    """--leaky-slope reaches every leaky ReLU of D's trunk and Q (0.1 is the default)."""
+    if slope != 0.1:
+        infogan = Session(programs.build(programs.model_config("infogan", leaky_slope=slope)),
+                          paddle.CPUPlace(), seed=3)
+    real, z = inputs(4)
+    for _ in range(2):  # move the BN running statistics away from their initial 0 / 1
+        infogan.run("d_step", {"real": real, "z": z})
+        infogan.run("g_step", {"z": z})
+    params = infogan.read(infogan.programs.parameter_names())
+    real = real - 0.5  # negative inputs, so the first leaky ReLU sees both signs
+    static = infogan.run("encode", {"real": real}, ("cat_probs", "cont_mean"))
+    paddle.disable_static()
+    try:
+        q_out = reference_encoder(params, real, slope)
+        other = reference_encoder(params, real, 0.1 if slope != 0.1 else 0.01)
+    finally:
+        paddle.enable_static()
+    logits = q_out[:, :10] - q_out[:, :10].max(1, keepdims=True)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(static["cat_probs"], probs, atol=1e-5)
+    np.testing.assert_allclose(static["cont_mean"], q_out[:, 10:12], atol=1e-5)
+    assert not np.allclose(static["cont_mean"], other[:, 10:12], atol=1e-4)  # the slope matters
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_g_step_noise_is_the_d_steps_or_a_fresh_draw(infogan, fresh):
+    fed = {}
+
+    class Recorder:  # the session, noting the noise each step is fed
+        programs = infogan.programs
+
+        def run(self, role, feed, fetch=()):
+            fed[role] = feed["z"]
+            return infogan.run(role, feed, fetch)
+
+    real, _ = inputs(5)
+    iteration(Recorder(), real, np.random.default_rng(7), fetch=False, fresh_g_noise=fresh)
+    expected = np.random.default_rng(7)
+    first = latent.sample(expected, BATCH)
+    np.testing.assert_array_equal(fed["d_step"], first)
+    np.testing.assert_array_equal(fed["g_step"], latent.sample(expected, BATCH) if fresh else first)
 
 
 def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float) -> tuple[float, float]:
