@@ -100,15 +100,11 @@ def test_steps_touch_only_their_own_parameters_and_statistics(infogan, q_step, b
         "inference and encode must not move anything"
 
 
-def reference_generator(params: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
-    """InfoGAN G in Paddle dygraph (nn layers, eval-mode BN) with the session's weights."""
-    import paddle.nn as nn
-
+def dygraph_loaders(params: dict[str, np.ndarray]):
+    """(bn, load): set a dygraph BN layer's or a weight layer's values to the session's."""
     def bn(layer, name):
-        layer.weight.set_value(params[f"{name}.g"])
-        layer.bias.set_value(params[f"{name}.b"])
-        layer._mean.set_value(params[f"{name}.mean"])
-        layer._variance.set_value(params[f"{name}.var"])
+        for attr, key in (("weight", "g"), ("bias", "b"), ("_mean", "mean"), ("_variance", "var")):
+            getattr(layer, attr).set_value(params[f"{name}.{key}"])
         return layer
 
     def load(layer, name):
@@ -116,7 +112,14 @@ def reference_generator(params: dict[str, np.ndarray], z: np.ndarray) -> np.ndar
         if layer.bias is not None:
             layer.bias.set_value(params[f"{name}.b"])
         return layer
+    return bn, load
 
+
+def reference_generator(params: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+    """InfoGAN G in Paddle dygraph (nn layers, eval-mode BN) with the session's weights."""
+    import paddle.nn as nn
+
+    bn, load = dygraph_loaders(params)
     net = nn.Sequential(load(nn.Linear(74, 1024, bias_attr=False), "G_fc1"), bn(nn.BatchNorm1D(1024), "G_bn1"), nn.ReLU(),
                         load(nn.Linear(1024, 6272, bias_attr=False), "G_fc2"), bn(nn.BatchNorm1D(6272), "G_bn2"), nn.ReLU(),
                         nn.Unflatten(1, [128, 7, 7]),
@@ -148,17 +151,7 @@ def reference_encoder(params: dict[str, np.ndarray], x: np.ndarray, slope: float
     session's weights: Q's 14 outputs."""
     import paddle.nn as nn
 
-    def bn(layer, name):
-        for attr, key in (("weight", "g"), ("bias", "b"), ("_mean", "mean"), ("_variance", "var")):
-            getattr(layer, attr).set_value(params[f"{name}.{key}"])
-        return layer
-
-    def load(layer, name):
-        layer.weight.set_value(params[f"{name}.w"])
-        if layer.bias is not None:
-            layer.bias.set_value(params[f"{name}.b"])
-        return layer
-
+    bn, load = dygraph_loaders(params)
     net = nn.Sequential(nn.Unflatten(1, [1, 28, 28]),
                         load(nn.Conv2D(1, 64, 4, 2, 1), "D_conv1"), nn.LeakyReLU(slope),
                         load(nn.Conv2D(64, 128, 4, 2, 1, bias_attr=False), "D_conv2"),
