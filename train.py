@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help=f"images per D step and per G step {default('batch_size')}")
     run.add_argument("--seed", type=int, help="seeds initialisation, data order and noise; "
                                               f"CPU runs are reproducible {default('seed')}")
+    run.add_argument("--g-noise", choices=["same", "fresh"], default=None,
+                     help="the G step's noise batch: the D step's (same) or a new one (fresh, "
+                          f"as the official InfoGAN code draws) {default('g_noise')}")
     add_device_argument(p.add_argument_group("device"))
     run.add_argument("--resume", action="store_true",
                      help="continue from the newest intact checkpoint in --output, exactly as if "
@@ -85,9 +88,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opt.add_argument("--leaky-slope", type=float, default=None,
                      help="infogan: leaky ReLU slope in D's trunk and Q's head (0.1, the "
                           "paper's; the official InfoGAN code uses 0.01)")
-    opt.add_argument("--g-noise", choices=["same", "fresh"], default=None,
-                     help="the G step's noise batch: the D step's (same) or a new one (fresh, "
-                          f"as the official InfoGAN code draws) {default('g_noise')}")
     stab = p.add_argument_group("stabilisation (all off by default: the article's setup; "
                                 "TTUR is --lr-d/--lr-g, momentum is --beta1)")
     stab.add_argument("--loss", choices=["bce", "hinge"], default=None,
@@ -122,8 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
     """Run settings: the flags given, else the run's own (on resume), else the defaults.
 
-    Resuming is only exact with the data order and batches the run started with, so a batch
-    size or seed that contradicts the run's is an error rather than an override."""
+    Resuming is only exact with the data, data order, batches and noise draws the run started
+    with, so a FIXED_ON_RESUME setting that contradicts the run's is an error, not an override."""
     # A run saved before a setting existed ran at its default (MNIST, for the dataset).
     settings = dict(RUN_DEFAULTS if saved is None else
                     {k: saved.get(k, default) for k, default in RUN_DEFAULTS.items()})

@@ -7,8 +7,8 @@ by the D step (``q_step`` "d", the default: D's optimiser and learning rate, as 
 code does; it raised the median c1 accuracy of three seeds, see BENCHMARKS.md) or by the G
 step ("g": G's, what runs saved before ``q_step`` existed did). A code whose lambda is 0 is
 still observed: Q learns it from detached trunk features, and none of its gradient reaches G
-or the trunk (the paper's baseline). Each step moves only the batch-norm statistics of the networks it trains;
-inference and encode use the running statistics.
+or the trunk (the paper's baseline). Each step moves only the batch-norm statistics of the
+networks it trains; inference and encode use the running statistics.
 """
 from __future__ import annotations
 
@@ -41,12 +41,16 @@ def info_loss(layers, features, z, config: ModelConfig, observe: bool):
     When exactly one lambda is 0, Q runs twice in the step that trains it (on the features and
     on their detached copy), so its BN running statistics move twice per step."""
     weights = (config.lambda_cat, config.lambda_cont)
+
+    def q_nll(h):
+        return losses.info_nll(infogan_q_head(layers, h, config.leaky_slope), z, config.cont_std)
+
     loss, terms = 0.0, None
     if any(w > 0 for w in weights):
-        terms = losses.info_nll(infogan_q_head(layers, features, config.leaky_slope), z, config.cont_std)
+        terms = q_nll(features)
         loss = sum(w * t for w, t in zip(weights, terms) if w > 0)
     if observe and any(w == 0 for w in weights):
-        observed = losses.info_nll(infogan_q_head(layers, features.detach(), config.leaky_slope), z, config.cont_std)
+        observed = q_nll(features.detach())
         loss = loss + sum(t for w, t in zip(weights, observed) if w == 0)
         terms = terms or observed
     return loss, *(terms or (None, None))

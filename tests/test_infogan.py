@@ -146,22 +146,24 @@ def test_inference_program_matches_a_dygraph_generator_with_running_statistics(i
     np.testing.assert_allclose(static, expected, atol=1e-5)
 
 
-def reference_encoder(params: dict[str, np.ndarray], x: np.ndarray, slope: float) -> np.ndarray:
-    """InfoGAN's D trunk and Q head in Paddle dygraph (nn layers, eval-mode BN) with the
-    session's weights: Q's 14 outputs."""
+def reference_d(params: dict[str, np.ndarray], x: np.ndarray, slope: float, head: str = "Q",
+                training: bool = False) -> np.ndarray:
+    """InfoGAN's D trunk and Q head (Q's 14 outputs) or D head (the logit) in Paddle dygraph
+    with the session's weights; BN normalises with batch statistics when ``training``."""
     import paddle.nn as nn
 
     bn, load = dygraph_loaders(params)
+    heads = {"Q": [load(nn.Linear(1024, 128, bias_attr=False), "Q_fc1"),
+                   bn(nn.BatchNorm1D(128), "Q_bn1"), nn.LeakyReLU(slope),
+                   load(nn.Linear(128, 14), "Q_out")],
+             "D": [load(nn.Linear(1024, 1), "D_out")]}
     net = nn.Sequential(nn.Unflatten(1, [1, 28, 28]),
                         load(nn.Conv2D(1, 64, 4, 2, 1), "D_conv1"), nn.LeakyReLU(slope),
                         load(nn.Conv2D(64, 128, 4, 2, 1, bias_attr=False), "D_conv2"),
                         bn(nn.BatchNorm2D(128), "D_bn2"), nn.LeakyReLU(slope), nn.Flatten(),
                         load(nn.Linear(6272, 1024, bias_attr=False), "D_fc3"),
-                        bn(nn.BatchNorm1D(1024), "D_bn3"), nn.LeakyReLU(slope),
-                        load(nn.Linear(1024, 128, bias_attr=False), "Q_fc1"),
-                        bn(nn.BatchNorm1D(128), "Q_bn1"), nn.LeakyReLU(slope),
-                        load(nn.Linear(128, 14), "Q_out"))
-    net.eval()
+                        bn(nn.BatchNorm1D(1024), "D_bn3"), nn.LeakyReLU(slope), *heads[head])
+    net.train() if training else net.eval()
     return net(paddle.to_tensor(x)).numpy()
 
 
@@ -180,8 +182,8 @@ def test_encode_program_matches_a_dygraph_trunk_and_q_head(infogan, slope):
     static = infogan.run("encode", {"real": real}, ("cat_probs", "cont_mean"))
     paddle.disable_static()
     try:
-        q_out = reference_encoder(params, real, slope)
-        other = reference_encoder(params, real, 0.1 if slope != 0.1 else 0.01)
+        q_out = reference_d(params, real, slope)
+        other = reference_d(params, real, 0.1 if slope != 0.1 else 0.01)
     finally:
         paddle.enable_static()
     logits = q_out[:, :10] - q_out[:, :10].max(1, keepdims=True)
@@ -208,6 +210,30 @@ def test_g_step_noise_is_the_d_steps_or_a_fresh_draw(infogan, fresh):
     first = latent.sample(expected, BATCH)
     np.testing.assert_array_equal(fed["d_step"], first)
     np.testing.assert_array_equal(fed["g_step"], latent.sample(expected, BATCH) if fresh else first)
+
+
+def test_d_step_applies_the_slope_in_the_trunk_and_q_head():
+    """The training Programs take --leaky-slope too: the D step's real logits and its L_I on
+    the fake batch (Q's head, both in training-mode BN) against dygraph with slope 0.01."""
+    session = Session(programs.build(programs.model_config("infogan", leaky_slope=0.01)),
+                      paddle.CPUPlace(), seed=3)
+    real, z = inputs(6)
+    params = session.read(session.programs.parameter_names())
+    out = session.run("d_step", {"real": real - 0.5, "z": z}, ("real_logits", "fake", "li_cat"))
+    fake = out["fake"].reshape(BATCH, 784)
+    paddle.disable_static()
+    try:
+        logits = reference_d(params, real - 0.5, 0.01, head="D", training=True)
+        q_logits = reference_d(params, fake, 0.01, training=True)[:, :10]
+        other = reference_d(params, real - 0.5, 0.1, head="D", training=True)
+    finally:
+        paddle.enable_static()
+    np.testing.assert_allclose(out["real_logits"], logits, atol=1e-5)
+    assert not np.allclose(out["real_logits"], other, atol=1e-4)
+    log_probs = q_logits - q_logits.max(1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
+    cross_entropy = -log_probs[np.arange(BATCH), z[:, latent.CAT].argmax(1)].mean()
+    np.testing.assert_allclose(out["li_cat"], math.log(10) - cross_entropy, atol=1e-5)
 
 
 def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float) -> tuple[float, float]:

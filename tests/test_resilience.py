@@ -60,7 +60,8 @@ def assert_same_run(a, b) -> None:
 
 
 @pytest.mark.parametrize("model", [["gan"], ["infogan"],
-                                   ["infogan", "--spectral-norm", "--r1-gamma", "1"]])
+                                   ["infogan", "--spectral-norm", "--r1-gamma", "1"],
+                                   ["infogan", "--g-noise", "fresh", "--leaky-slope", "0.01"]])
 def test_resume_is_exact(data, tmp_path, model):
     """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics,
     spectral-norm vectors and every logged loss. N = 7 crosses an epoch boundary (10 batches
