@@ -122,9 +122,10 @@ def markdown(result: dict) -> str:
         lines += ["", "Test images per c1 code (rows) and label (columns); the code's match in bold:",
                   "", "| code | " + " | ".join(map(str, range(latent.CATEGORIES))) + " |",
                   "|---" * (latent.CATEGORIES + 1) + "|"]
+        mapping = {int(c): label for c, label in result["cat_mapping"].items()}  # JSON: str keys
         for code, counts in enumerate(result["cat_confusion"]):
-            match = {int(c): label for c, label in result["cat_mapping"].items()}.get(code)
-            cells = [f"**{n}**" if label == match else str(n) for label, n in enumerate(counts)]
+            cells = [f"**{n}**" if label == mapping.get(code) else str(n)
+                     for label, n in enumerate(counts)]
             lines.append(f"| {code} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
