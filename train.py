@@ -143,6 +143,7 @@ def resumed_model(args: argparse.Namespace, saved: dict,
     """The run's model config (a setting it predates at the value it was trained with, see
     ``programs.model_config_from``); a model flag that contradicts it is an error."""
     config = programs.model_config_from(saved)
+    programs.model_config(config.kind, **overrides)  # a flag foreign to the run's model, or out of range
     run = config.to_dict()
     given = {"model": (args.model, run["kind"]),
              **{k.replace("_", "-"): (v, run[k]) for k, v in overrides.items()}}

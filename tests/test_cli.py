@@ -237,6 +237,7 @@ def test_g_noise_is_a_run_setting_fixed_on_resume():
 
 
 def test_resume_takes_a_run_that_predates_newer_model_settings():
+    """And a model flag on resume gets a new run's checks: foreign to the model, out of range."""
     import train
     from paddle_gan.cli import UserError
 
@@ -252,6 +253,11 @@ def test_resume_takes_a_run_that_predates_newer_model_settings():
         train.resumed_model(args, saved, dict(q_step="d"))
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
         train.resumed_model(args, saved, dict(loss="hinge"))
+    gan_run = programs.model_config("gan").to_dict()
+    with pytest.raises(UserError, match="--leaky-slope does not apply to --model gan"):
+        train.resumed_model(args, gan_run, dict(leaky_slope=0.01))
+    with pytest.raises(UserError, match=r"--lambda-cat -1.0 is out of range"):
+        train.resumed_model(args, saved, dict(lambda_cat=-1.0))
 
 
 def test_config_file_sets_flags_and_the_command_line_wins(tmp_path):
