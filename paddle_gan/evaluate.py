@@ -11,8 +11,9 @@ Scores come from a classifier trained on the generators' own training set (cache
 - ``class_histogram``: generated samples per predicted digit (mode coverage), and its entropy.
 - InfoGAN: ``cat_accuracy``, Q's categorical head as a classifier of the test images with
   codes matched to classes by the Hungarian method (``cat_mapping``); ``cat_confusion``, test
-  images per code (rows) and label; ``cat_purity``, for each value of c1, the share of its
-  samples the classifier puts in their majority class.
+  images per code (rows) and label; ``cat_real_mi``, Q's label-free estimate of I(c1; x) on
+  the test images (``metrics.code_information``); ``cat_purity``, for each value of c1, the
+  share of its samples the classifier puts in their majority class.
 - ``reference``: the same numbers for real data (test-set IS; train-vs-test FID): the ceiling.
 """
 from __future__ import annotations
@@ -111,6 +112,8 @@ def markdown(result: dict) -> str:
              f"{test['class_entropy']:.3f} (test set)")]
     if "cat_accuracy" in result:
         rows += [("c1 accuracy on the test set (Hungarian)", f"{result['cat_accuracy']:.4f}", "1"),
+                 ("c1 information on the test images, label-free (nats; max 2.303)",
+                  f"{result['cat_real_mi']:.4f}", "-"),
                  ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
     head = f"{result['model']} step {result['step']}"
     lines = [f"| metric | {head} | real {name} |", "|---|---|---|"]

@@ -134,6 +134,8 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     result = json.loads(ok(cli(*evaluate, "--json")).stdout.strip().splitlines()[-1])
     assert result["model"] == "infogan" and result["step"] == 6 and result["samples"] == 40
     assert result["cat_accuracy"] == pytest.approx(evals[-1]["cat_accuracy"])
+    assert result["cat_real_mi"] == pytest.approx(evals[-1]["cat_real_mi"])
+    assert 0 <= result["cat_real_mi"] <= np.log(10) + 1e-6
     assert sorted(result["cat_mapping"].values()) == list(range(10))
     confusion = np.array(result["cat_confusion"])  # rows: codes, columns: labels
     matched = sum(confusion[int(code), label] for code, label in result["cat_mapping"].items())
@@ -142,6 +144,7 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert 0 <= result["mnist_is_log"] <= np.log(10) + 1e-6 and result["mnist_fid"] >= 0
     table = ok(cli(*evaluate, "--format", "md")).stdout
     assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
+    assert f"| {result['cat_real_mi']:.4f} |" in table
     code_rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()
                  if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
     bold = {int(cells[0]): [i for i, c in enumerate(cells[1:]) if c.startswith("**")]

@@ -11,8 +11,8 @@ from conftest import write_mnist
 from paddle_gan import evaluator as evaluator_module
 from paddle_gan.data import load_dataset
 from paddle_gan.evaluator import load_or_train
-from paddle_gan.metrics import (FeatureStats, frechet_distance, histogram_entropy,
-                                inception_score_log, purity)
+from paddle_gan.metrics import (FeatureStats, code_information, frechet_distance,
+                                histogram_entropy, inception_score_log, purity)
 
 
 def test_inception_score_of_hand_made_tables():
@@ -77,6 +77,17 @@ def test_histogram_entropy_and_purity_on_synthetic_labels():
     assert result["cat_purity_per_code"][0] == pytest.approx(0.6)
     assert result["cat_purity"] == pytest.approx((0.6 + 9) / 10)
     assert result["cat_purity_mapping"] == {c: (c + 3) % 10 for c in range(10)}
+
+
+def test_code_information_against_scipy_and_its_bounds():
+    from scipy.stats import entropy
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(10, 0.3), size=200)
+    reference = entropy(probs.mean(axis=0)) - np.mean([entropy(p) for p in probs])
+    assert code_information(probs) == pytest.approx(reference, rel=1e-9)
+    assert code_information(np.eye(10)[np.arange(50) % 10]) == pytest.approx(math.log(10))
+    assert code_information(np.tile(probs[:1], (30, 1))) == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.fixture
