@@ -143,14 +143,17 @@ def resumed_model(args: argparse.Namespace, saved: dict,
     """The run's model config (a setting it predates at the value it was trained with, see
     ``programs.model_config_from``); a model flag that contradicts it is an error."""
     config = programs.model_config_from(saved)
-    programs.model_config(config.kind, **overrides)  # a flag foreign to the run's model, or out of range
     run = config.to_dict()
-    given = {"model": (args.model, run["kind"]),
-             **{k.replace("_", "-"): (v, run[k]) for k, v in overrides.items()}}
-    for flag, (value, saved_value) in given.items():
+
+    def refuse(flag: str, value: object, saved_value: object) -> None:
         if value is not None and value != saved_value:
             raise UserError(f"--{flag} {value} differs from the run's {saved_value}; "
                             f"drop --{flag} to resume (or start a new run in another --output)")
+
+    refuse("model", args.model, run["kind"])
+    programs.model_config(config.kind, **overrides)  # the checks a new run's flags get
+    for key, value in overrides.items():
+        refuse(key.replace("_", "-"), value, run[key])
     return config
 
 

@@ -32,9 +32,9 @@ def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray,
 
 def code_information(probs: np.ndarray) -> float:
     """Q's estimate of the mutual information between c1 and real images, H(mean p) - mean H(p)
-    over the rows p = Q(c1 | x), in nats (at most ln 10). It needs no labels. Codes that share
-    a digit leave Q unsure about that digit's real images, so among runs of one recipe it
-    ranked checkpoints by c1 accuracy (BENCHMARKS.md); across recipes it is not comparable."""
+    over the rows p = Q(c1 | x), in nats (at most ln 10). It needs no labels: two codes that
+    share a digit leave Q unsure about that digit's real images, so it can hint at c1's quality
+    where accuracy cannot be measured (how well it did so is in BENCHMARKS.md)."""
     def entropy(p: np.ndarray) -> np.ndarray:
         return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=-1)
 

@@ -11,8 +11,8 @@ from conftest import write_mnist
 from paddle_gan import evaluator as evaluator_module
 from paddle_gan.data import load_dataset
 from paddle_gan.evaluator import load_or_train
-from paddle_gan.metrics import (FeatureStats, code_information, frechet_distance,
-                                histogram_entropy, inception_score_log, purity)
+from paddle_gan.metrics import (FeatureStats, categorical_accuracy, code_information,
+                                frechet_distance, histogram_entropy, inception_score_log, purity)
 
 
 def test_inception_score_of_hand_made_tables():
@@ -88,6 +88,29 @@ def test_code_information_against_scipy_and_its_bounds():
     assert code_information(probs) == pytest.approx(reference, rel=1e-9)
     assert code_information(np.eye(10)[np.arange(50) % 10]) == pytest.approx(math.log(10))
     assert code_information(np.tile(probs[:1], (30, 1))) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_categorical_accuracy_scores_q_posteriors_not_their_argmax():
+    """cat_real_mi must see Q's probabilities: with the argmax one-hots it would be ln 10 here."""
+    from scipy.stats import entropy
+
+    rng = np.random.default_rng(1)
+    labels = np.arange(100) % 10
+    probs = rng.dirichlet(np.full(10, 0.5), size=100)
+    probs[np.arange(100), (labels + 1) % 10] += 2  # code = label + 1: accuracy 1 after matching
+    probs /= probs.sum(axis=1, keepdims=True)
+
+    class Encoder:
+        def run_batches(self, role, feed, images, fetch):
+            assert (role, feed, fetch, len(images)) == ("encode", "real", ("cat_probs",), 100)
+            return {"cat_probs": probs}
+
+    result = categorical_accuracy(Encoder(), np.zeros((100, 784), np.float32), labels)
+    reference = entropy(probs.mean(axis=0)) - np.mean([entropy(p) for p in probs])
+    assert result["cat_real_mi"] == pytest.approx(reference, rel=1e-9)
+    assert reference < math.log(10) - 0.1
+    assert result["cat_accuracy"] == 1.0
+    assert result["cat_mapping"] == {c: (c - 1) % 10 for c in range(10)}
 
 
 @pytest.fixture
