@@ -119,6 +119,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def refuse_change(flag: str, value: object, run_value: object) -> None:
+    """On resume, a flag given with a value other than the run's is an error, not an override."""
+    if value is not None and value != run_value:
+        raise UserError(f"--{flag} {value} differs from the run's {run_value}; "
+                        f"drop --{flag} to resume (or start a new run in another --output)")
+
+
 def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
     """Run settings: the flags given, else the run's own (on resume), else the defaults.
 
@@ -131,9 +138,8 @@ def run_settings(args: argparse.Namespace, saved: dict | None) -> dict:
         value, run_value = getattr(args, name), settings[name]
         if value is None:
             continue
-        if saved is not None and name in FIXED_ON_RESUME and value != run_value:
-            raise UserError(f"--{name.replace('_', '-')} {value} differs from the run's {run_value}; "
-                            "drop it to resume (or start a new run in another --output)")
+        if saved is not None and name in FIXED_ON_RESUME:
+            refuse_change(name.replace("_", "-"), value, run_value)
         settings[name] = value
     return settings
 
@@ -144,16 +150,10 @@ def resumed_model(args: argparse.Namespace, saved: dict,
     ``programs.model_config_from``); a model flag that contradicts it is an error."""
     config = programs.model_config_from(saved)
     run = config.to_dict()
-
-    def refuse(flag: str, value: object, saved_value: object) -> None:
-        if value is not None and value != saved_value:
-            raise UserError(f"--{flag} {value} differs from the run's {saved_value}; "
-                            f"drop --{flag} to resume (or start a new run in another --output)")
-
-    refuse("model", args.model, run["kind"])
+    refuse_change("model", args.model, run["kind"])
     programs.model_config(config.kind, **overrides)  # the checks a new run's flags get
     for key, value in overrides.items():
-        refuse(key.replace("_", "-"), value, run[key])
+        refuse_change(key.replace("_", "-"), value, run[key])
     return config
 
 

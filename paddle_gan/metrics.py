@@ -34,11 +34,9 @@ def code_information(probs: np.ndarray) -> float:
     """Q's estimate of the mutual information between c1 and real images, H(mean p) - mean H(p)
     over the rows p = Q(c1 | x), in nats (at most ln 10). It needs no labels: two codes that
     share a digit leave Q unsure about that digit's real images, so it can hint at c1's quality
-    where accuracy cannot be measured (how well it did so is in BENCHMARKS.md)."""
-    def entropy(p: np.ndarray) -> np.ndarray:
-        return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=-1)
-
-    return float(entropy(probs.mean(axis=0)) - entropy(probs).mean())
+    where accuracy cannot be measured (how well it did so is in BENCHMARKS.md). The same
+    formula as the log Inception Score, with Q in the classifier's place."""
+    return inception_score_log(probs)
 
 
 def categorical_accuracy(session: Session, images: np.ndarray,
