@@ -16,8 +16,8 @@ import numpy as np
 from paddle_gan import checkpoint, latent
 from paddle_gan.export import ExportedGenerator, export
 from paddle_gan.cli import HelpFormatter, UserError, add_config_argument, parse_with_config, run_cli
+from paddle_gan.device import add_device_argument, place_from_args
 from paddle_gan.grids import save_grid
-from paddle_gan.session import add_device_argument, place_from_args
 import programs
 
 RUNS_DIR = Path("output")
@@ -89,14 +89,18 @@ def main(argv: list[str] | None = None) -> None:
         def generator(z: np.ndarray) -> np.ndarray:
             return session.run("infer", {"z": z}, ("images",))["images"]
 
-    model = programs.MODELS[kind]
+    model_latent = programs.MODELS[kind].LATENT
     rng = np.random.default_rng(args.seed)
-    grids = {"samples": (lambda r: model.sample_latent(r, args.rows * args.cols), args.rows, args.cols),
-             **model.GRIDS}
+
+    def samples(r: np.random.Generator) -> np.ndarray:
+        return model_latent.sample(r, args.rows * args.cols)
+
+    grids = {"samples": (samples, args.rows, args.cols)}
+    grids.update(model_latent.grids)
     for name, (latents, rows, cols) in grids.items():
         z = latents(rng)
         if args.truncation < 1:
-            z = latent.truncate(rng, z, model.NOISE, args.truncation)
+            z = latent.truncate(rng, z, model_latent.noise, args.truncation)
         print(f"  wrote {save_grid(generator(z), output / f'{name}.png', rows, cols)}")
 
 

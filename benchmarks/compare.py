@@ -1,6 +1,6 @@
 """paddle-gan vs the PyTorch eager peer, side by side: ``python benchmarks/compare.py``.
 
-Runs ``python -m paddle_gan.bench`` and the peer script on the same workloads, interleaved
+Runs ``benchmarks/bench.py`` and the peer script on the same workloads, interleaved
 (the order alternates every round, so drift in machine load hits both alike), and prints a
 Markdown table of median samples/s per side and their ratio (paddle-gan / peer; above 1 is
 faster). Each run is a fresh process, so start-up and Program building are never timed.
@@ -45,7 +45,8 @@ def commands(workload: str, args: argparse.Namespace) -> tuple[list[str], list[s
     model, batch, steps, warmup, infer = WORKLOADS[workload]
     common = ["--batch-size", str(batch), "--steps", str(args.steps or steps),
               "--warmup", str(warmup), "--threads", str(args.threads)] + (["--infer"] if infer else [])
-    ours = [sys.executable, "-m", "paddle_gan.bench", "--model", model, "--device", "cpu"] + common
+    bench = str(Path(__file__).with_name("bench.py"))
+    ours = [sys.executable, bench, "--model", model, "--device", "cpu"] + common
     peer = [args.torch_python, str(args.peer), model] + common
     return ours, peer
 

@@ -27,7 +27,7 @@ import paddle
 from paddle_gan.cli import UserError
 from paddle_gan.session import Session
 
-FORMAT = 2  # 2: layers feeding batch norm lost their (redundant) bias
+FORMAT = 1
 PARAMS_FILE, OPT_FILE, STATE_FILE, LATEST = "model.pdparams", "model.pdopt", "state.json", "latest"
 TMP_PREFIX = ".tmp-"
 
@@ -65,10 +65,11 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
 
     Raises NonFiniteState, writing nothing, if any variable holds NaN or Inf.
     """
-    params = session.programs.parameter_names()
-    others = sorted(set(session.programs.persistable_names()) - set(params))
-    values = session.read(params), session.read(others)
-    bad = [n for group in values for n, v in group.items() if not np.isfinite(v).all()]
+    param_names = session.programs.parameter_names()
+    params = session.read(param_names)
+    optimizer_state = session.read(sorted(set(session.programs.persistable_names()) - set(param_names)))
+    bad = [n for group in (params, optimizer_state) for n, v in group.items()
+           if not np.isfinite(v).all()]
     if bad:
         raise NonFiniteState(f"non-finite values in {', '.join(bad[:3])} at step {state['step']}; "
                              "not saved, the previous checkpoint stays the latest")
@@ -78,8 +79,8 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        paddle.save(values[0], str(tmp / PARAMS_FILE))
-        paddle.save(values[1], str(tmp / OPT_FILE))
+        paddle.save(params, str(tmp / PARAMS_FILE))
+        paddle.save(optimizer_state, str(tmp / OPT_FILE))
         files = {f: _sha256(tmp / f) for f in (PARAMS_FILE, OPT_FILE)}
         full_state = dict(state, format=FORMAT, model=session.programs.config.to_dict(),
                           files=files, paddle_version=paddle.__version__)
@@ -167,8 +168,9 @@ def read_state(checkpoint: Path) -> dict:
         raise UserError(f"{checkpoint}: unreadable {STATE_FILE} ({err}); "
                         "the checkpoint is incomplete or corrupted") from None
     if state.get("format") != FORMAT:
-        raise UserError(f"{checkpoint}: checkpoint format {state.get('format')}, this version "
-                        f"reads format {FORMAT}; train anew with this version")
+        raise UserError(f"{checkpoint}: checkpoint format {state.get('format')}, written by "
+                        f"another version of paddle-gan (this one reads format {FORMAT}); "
+                        "train anew with this version")
     for name, digest in files.items():
         path = checkpoint / name
         if not path.is_file() or _sha256(path) != digest:

@@ -299,7 +299,7 @@ class Batches:
             yield self.images[idx].astype(np.float32) / 255.0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m paddle_gan.data",
                                      description="Fetch or check a dataset's IDX files.")
     parser.add_argument("command", choices=["fetch", "check"],
@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--data-dir", help="default: $PADDLE_GAN_DATA (mnist) or "
                         "$PADDLE_GAN_FASHION_DATA, else /usr/share/datasets/fashion-mnist "
                         f"(fashion-mnist), else {PADDLE_DATASET_CACHE}/<dataset>")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.command == "fetch":
         print(f"{args.dataset} ready in {fetch(args.data_dir, args.dataset)}")
     else:

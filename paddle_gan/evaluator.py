@@ -20,6 +20,7 @@ import paddle
 import paddle.nn.functional as F
 from tqdm import tqdm
 
+from paddle_gan import onednn
 from paddle_gan.data import DATASETS, Batches
 from paddle_gan.graph import ProgramSet, minimize_adam, new_step
 from paddle_gan.layers import Layers
@@ -104,7 +105,10 @@ def load_or_train(train_images: np.ndarray, train_labels: np.ndarray, test_image
                   test_labels: np.ndarray, cache_dir: Path, place, retrain: bool = False,
                   epochs: int = 4, seed: int = 0, dataset: str = "mnist") -> Evaluator:
     """The cached evaluator for exactly this data, or a newly trained (and cached) one."""
-    session = Session(build(), place, seed)
+    programs = build()
+    if isinstance(place, paddle.CPUPlace):
+        onednn.rewrite(programs)
+    session = Session(programs, place, seed)
     digest = data_digest(train_images, train_labels, test_images, test_labels)
     weights_file, meta_file = cache_files(cache_dir, dataset)
     if not retrain:

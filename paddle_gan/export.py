@@ -24,7 +24,7 @@ def export(session: Session, directory: Path, step: int) -> Path:
     infer = session.programs.steps["infer"]
     if onednn.has_rewritten_ops(infer.program):
         raise RuntimeError("the inference Program holds oneDNN-only ops (Session rewrote its "
-                           "convolutions); build it in a Session with onednn_conv=False to export")
+                           "convolutions); build it without the oneDNN rewrite to export")
     directory.mkdir(parents=True, exist_ok=True)
     # save_inference_model reads parameter values from the global scope: point it at ours.
     with paddle.static.scope_guard(session.scope):

@@ -7,12 +7,13 @@ name, through the Scope the Executor runs them in (see :mod:`paddle_gan.session`
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 import paddle
 
+from paddle_gan.config import GanConfig
 from paddle_gan.layers import Layers
 
 LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -20,24 +21,13 @@ GridLatents = Callable[[np.random.Generator], np.ndarray]
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Everything the Programs are built from; stored in checkpoints to rebuild them."""
-    kind: str
-    lr_d: float
-    lr_g: float
-    beta1: float
-    lambda_cat: float | None = None   # InfoGAN only: weight of the categorical part of L_I
-    lambda_cont: float | None = None  # InfoGAN only: weight of the continuous part of L_I
-    cont_std: float | None = None     # InfoGAN only: 0 = Q's learned std for c2, c3, else fixed
-    q_step: str | None = None         # InfoGAN only: which step trains Q, "g" or "d"
-    leaky_slope: float | None = None  # InfoGAN only: leaky ReLU slope in D's trunk and Q
-    # Stabilisation options, both models; the defaults are the article's setup.
-    loss: str = "bce"                 # adversarial loss: "bce" (non-saturating) or "hinge"
-    r1_gamma: float = 0.0             # weight of the R1 gradient penalty on real samples
-    spectral_norm: bool = False       # spectral normalisation of D's weights
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class Latent:
+    """A model's latent input: how to draw a batch, where its U(-1, 1) noise sits (what the
+    truncation trick redraws), and the extra grids ``infer.py`` draws, by name:
+    (rng -> z, rows, cols)."""
+    sample: LatentSampler
+    noise: slice
+    grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,16 +62,12 @@ class ProgramSet:
 
 @dataclass(kw_only=True)
 class ModelPrograms(ProgramSet):
-    """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN) and what the
-    tools around them need: ``logged`` names, per role, the fetches the trainer logs;
-    ``grids`` are the extra latent grids ``infer.py`` draws (name -> (rng -> z, rows, cols));
-    ``noise`` is where the U(-1, 1) noise sits in z (what truncation redraws).
-    """
-    config: ModelConfig
-    sample_latent: LatentSampler
-    noise: slice
+    """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN), the config they
+    were built from, the model's latent input, and ``logged``: per role, the fetches the
+    trainer logs."""
+    config: GanConfig
+    latent: Latent
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-NOISE, CATEGORIES, CONTINUOUS = 62, 10, 2
-DIM = NOISE + CATEGORIES + CONTINUOUS  # 74
-NOISE_PART = slice(0, NOISE)            # where the noise sits in z
-CAT = slice(NOISE, NOISE + CATEGORIES)  # where c1's one-hot sits in z
-CONT = slice(NOISE + CATEGORIES, DIM)   # where c2, c3 sit in z
+NOISE_DIM, CATEGORIES, CONTINUOUS = 62, 10, 2
+DIM = NOISE_DIM + CATEGORIES + CONTINUOUS   # 74
+NOISE = slice(0, NOISE_DIM)                 # where the noise sits in z
+CAT = slice(NOISE_DIM, NOISE_DIM + CATEGORIES)  # where c1's one-hot sits in z
+CONT = slice(NOISE_DIM + CATEGORIES, DIM)   # where c2, c3 sit in z
 # Q's 14 outputs: c1's logits, then the means and the log-stds of c2, c3
 CAT_LOGITS = slice(0, CATEGORIES)
 CONT_MEANS = slice(CATEGORIES, CATEGORIES + CONTINUOUS)
@@ -24,14 +24,14 @@ def compose(noise: np.ndarray, c1: np.ndarray, cont: np.ndarray) -> np.ndarray:
 
 def sample(rng: np.random.Generator, n: int) -> np.ndarray:
     """noise ~ U(-1, 1)^62, c1 ~ Cat(10) uniform, c2, c3 ~ U(-1, 1)."""
-    noise = rng.uniform(-1.0, 1.0, (n, NOISE))
+    noise = rng.uniform(-1.0, 1.0, (n, NOISE_DIM))
     c1 = rng.integers(0, CATEGORIES, n)
     return compose(noise, c1, rng.uniform(-1.0, 1.0, (n, CONTINUOUS)))
 
 
 def categorical_grid(rng: np.random.Generator, cols: int = 10) -> np.ndarray:
     """Row i has c1 = i; column j has its own noise and continuous codes, shared by all rows."""
-    noise = rng.uniform(-1.0, 1.0, (cols, NOISE))
+    noise = rng.uniform(-1.0, 1.0, (cols, NOISE_DIM))
     cont = rng.uniform(-1.0, 1.0, (cols, CONTINUOUS))
     rows = np.repeat(np.arange(CATEGORIES), cols)
     return compose(np.tile(noise, (CATEGORIES, 1)), rows, np.tile(cont, (CATEGORIES, 1)))
@@ -42,7 +42,7 @@ def traversal_grid(rng: np.random.Generator, code: int, cols: int = 10,
     """Row i has c1 = i; columns sweep continuous code ``code`` (0: c2, 1: c3) from -span to
     span, as in the paper's Figure 2; the noise is one draw for the whole grid and the other
     continuous codes stay at 0, their mean."""
-    noise = np.tile(rng.uniform(-1.0, 1.0, (1, NOISE)), (CATEGORIES * cols, 1))
+    noise = np.tile(rng.uniform(-1.0, 1.0, (1, NOISE_DIM)), (CATEGORIES * cols, 1))
     cont = np.zeros((CATEGORIES * cols, CONTINUOUS))
     cont[:, code] = np.tile(np.linspace(-span, span, cols), CATEGORIES)
     return compose(noise, np.repeat(np.arange(CATEGORIES), cols), cont)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import paddle
 
+from paddle_gan.graph import ProgramSet
+
 _ATTRS = ("strides", "paddings", "padding_algorithm", "dilations", "groups", "data_format")
 _REWRITTEN = ("pd_op.conv2d", "pd_op.conv2d_grad")
 _dialect_loaded = False
@@ -69,6 +71,14 @@ def _swap(source: str, target: str, inputs: list[str], outputs: list[str],
     result.Op(target, kept)([result.Tensor(n) for n in inputs],
                             [result.Tensor(n) for n in outputs])
     return ctx
+
+
+def rewrite(programs: ProgramSet) -> None:
+    """Move the convolutions of every Program in ``programs`` to oneDNN, where the rewrite
+    works (a oneDNN build and PIR); elsewhere they keep Paddle's native kernels."""
+    for step in programs.steps.values():
+        if applies_to(step.program):
+            use_onednn_convolutions(step.program, list(step.fetches.values()))
 
 
 def use_onednn_convolutions(program: paddle.static.Program,

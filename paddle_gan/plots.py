@@ -68,13 +68,13 @@ def li_curves(runs: dict[str, str | Path], out_path: str | Path) -> Path:
     return _save(plt, fig, ax, out_path)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m paddle_gan.plots", description=__doc__,
                                      formatter_class=HelpFormatter)
     parser.add_argument("curve", choices=["li"], help="which figure to draw")
     parser.add_argument("--runs", nargs="+", required=True, help="InfoGAN run directories")
     parser.add_argument("--output", default="li_curves.png", help="PNG file to write")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = {}
     for run in map(Path, args.runs):
         metrics = run / "metrics.jsonl"

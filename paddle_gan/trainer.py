@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from paddle_gan import checkpoint, plots
 from paddle_gan.cli import UserError
+from paddle_gan.config import RunConfig
 from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
@@ -28,32 +29,16 @@ from paddle_gan.session import Session
 SAMPLE_GRID = 8  # fixed-noise grids are SAMPLE_GRID x SAMPLE_GRID
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """How to train, as opposed to what (that is :class:`~paddle_gan.graph.ModelConfig`)."""
-    output: str
-    epochs: int
-    max_steps: int | None
-    batch_size: int
-    seed: int
-    log_every: int
-    sample_every: int
-    save_every: int
-    keep: int
-    dataset: str = "mnist"
-    g_noise: str = "same"  # the G step's noise batch: "same" as the D step's, or "fresh"
-
-
 def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,
               fetch: bool, fresh_g_noise: bool = False) -> dict[str, float]:
     """One training iteration: one D step and one G step on one noise batch drawn from
     ``rng`` (or, with ``fresh_g_noise``, a second batch for the G step, as the official InfoGAN
     code draws). Returns the model's logged values if ``fetch``, else nothing (no device sync)."""
     logged = session.programs.logged
-    z = session.programs.sample_latent(rng, len(real))
+    z = session.programs.latent.sample(rng, len(real))
     d = session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
     if fresh_g_noise:
-        z = session.programs.sample_latent(rng, len(real))
+        z = session.programs.latent.sample(rng, len(real))
     g = session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
     return {k: float(v) for k, v in {**d, **g}.items()}
 
@@ -100,7 +85,7 @@ class Trainer:
         self.step = 0
         self._saved_step: int | None = None
         self._last_checkpoint: Path | None = None
-        self.fixed_z = self.model.sample_latent(np.random.default_rng([run.seed, 1]),
+        self.fixed_z = self.model.latent.sample(np.random.default_rng([run.seed, 1]),
                                                 SAMPLE_GRID * SAMPLE_GRID)
         steps_per_epoch = len(batches)
         limit = run.epochs * steps_per_epoch

@@ -1,74 +1,74 @@
-"""One module per model, each building that model's set of Programs."""
+"""One module per model, each building that model's set of Programs.
+
+Each module has ``Config`` (its settings, :mod:`paddle_gan.config`), ``LATENT`` (its latent
+input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
+``paddle_gan``; nothing in ``paddle_gan`` imports it.
+"""
 from __future__ import annotations
 
-import dataclasses
-import math
 from pathlib import Path
 
 import paddle
 from paddle.utils import unique_name
 
-from paddle_gan import checkpoint
+from paddle_gan import checkpoint, config, onednn
 from paddle_gan.cli import UserError
-from paddle_gan.graph import ModelConfig, ModelPrograms
+from paddle_gan.config import GanConfig
+from paddle_gan.graph import ModelPrograms
 from paddle_gan.session import Session
 from programs import gan, infogan
 
 MODELS = {"infogan": infogan, "gan": gan}
-LOSSES = ("bce", "hinge")
-# Settings every model has, at ModelConfig's defaults (the article's setup), and what each
-# accepts; any other numeric setting must be >= 0.
-COMMON = {f.name: f.default for f in dataclasses.fields(ModelConfig)
-          if f.name in ("loss", "r1_gamma", "spectral_norm")}
-RANGES = {"lr_d": (lambda v: 0 < v < math.inf, "> 0"), "lr_g": (lambda v: 0 < v < math.inf, "> 0"),
-          "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "loss": (lambda v: v in LOSSES, "bce or hinge"),
-          "q_step": (lambda v: v in ("g", "d"), "g or d"),
-          "leaky_slope": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-          "spectral_norm": (lambda v: isinstance(v, bool), "true or false")}
-NON_NEGATIVE = (lambda v: 0 <= v < math.inf, ">= 0 and finite")
+DEFAULT_MODEL = "infogan"
+CONFIGS = [module.Config for module in MODELS.values()]
 
 
-def model_config(kind: str, **overrides: float | str | bool | None) -> ModelConfig:
-    """The model's config: its defaults, with any non-None override applied."""
+def model_config(kind: str, **given: float | str | bool) -> GanConfig:
+    """The model's config: its defaults, with the settings ``given`` (checked)."""
     if kind not in MODELS:
         raise UserError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
-    values = {**COMMON, **MODELS[kind].DEFAULTS}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        flag = f"--{key.replace('_', '-')}"
-        if key not in values:
-            raise UserError(f"{flag} does not apply to --model {kind}")
-        check, allowed = RANGES.get(key, NON_NEGATIVE)
-        if not check(value):
-            raise UserError(f"{flag} {value} is out of range (must be {allowed})")
-        values[key] = value
-    return ModelConfig(kind=kind, **values)
+    names = {f.name for f in config.settings(MODELS[kind].Config)}
+    for key in given:
+        if key not in names:
+            raise UserError(f"{config.flag(key)} does not apply to --model {kind}")
+    return MODELS[kind].Config(**given)
 
 
-def model_config_from(saved: dict) -> ModelConfig:
-    """The ModelConfig recorded in a checkpoint's state (``ModelConfig.to_dict``). A setting
-    the run predates takes the value it was trained with (the model's ``PREDATED``), which is
-    not always today's default."""
+def saved_config(saved: dict, what: str) -> GanConfig:
+    """The model config a checkpoint recorded (``Config.to_dict``), exactly as recorded."""
     values = dict(saved)
-    kind = values.pop("kind")
-    return model_config(kind, **{**getattr(MODELS.get(kind), "PREDATED", {}), **values})
+    kind = values.pop("kind", None)
+    if kind not in MODELS:
+        raise UserError(f"{what}: unknown model {kind!r}; it was written by another version "
+                        "of paddle-gan")
+    return config.strict(MODELS[kind].Config, values, what)
 
 
-def build(config: ModelConfig) -> ModelPrograms:
-    """Build a model's Programs under a fresh unique-name generator.
+def build(model_config: GanConfig, onednn_convolutions: bool = False) -> ModelPrograms:
+    """Build a model's Programs under a fresh unique-name generator, then, if asked, move
+    their convolutions to oneDNN (a rewrite of the built Programs; CPU only).
 
     Paddle names optimizer state with a process-wide counter (``learning_rate_0``, ...); a fresh
     generator makes those names the same in every process, which checkpoints rely on.
     """
     with unique_name.guard():
-        return MODELS[config.kind].build(config)
+        model = MODELS[model_config.kind].build(model_config)
+    if onednn_convolutions:
+        onednn.rewrite(model)
+    return model
+
+
+def new_session(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPlace,
+                seed: int = 0) -> Session:
+    """The model built for ``place`` (oneDNN convolutions on the CPU) and initialised."""
+    on_cpu = isinstance(place, paddle.CPUPlace)
+    return Session(build(model_config, onednn_convolutions=on_cpu), place, seed)
 
 
 def restore_session(path: str | Path, place: paddle.CPUPlace | paddle.CUDAPlace,
                     seed: int = 0) -> tuple[Session, dict, Path]:
     """Rebuild the model a checkpoint was saved from and load it: (session, state, directory)."""
     ckpt, state = checkpoint.find(path)
-    session = Session(build(model_config_from(state["model"])), place, seed)
+    session = new_session(saved_config(state["model"], str(ckpt)), place, seed)
     checkpoint.restore(session, ckpt, state)
     return session, state, ckpt

@@ -5,13 +5,11 @@ import numpy as np
 import paddle
 
 from paddle_gan import losses
-from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
+from paddle_gan.config import GanConfig
+from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
 
-# beta1 0.5 (as in DCGAN and InfoGAN), not Adam's 0.9: with 0.9 D won within a few hundred steps
-# in our 5-epoch MNIST runs (D loss 0.005, G loss 10, noise instead of digits); see BENCHMARKS.md.
-DEFAULTS = dict(lr_d=1e-3, lr_g=1e-3, beta1=0.5)
-NOISE, GRIDS = slice(0, MLP_Z_DIM), {}
+Config = GanConfig
 
 
 def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -19,7 +17,10 @@ def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (n, MLP_Z_DIM)).astype(np.float32)
 
 
-def build(config: ModelConfig) -> ModelPrograms:
+LATENT = Latent(sample=sample_latent, noise=slice(0, MLP_Z_DIM))
+
+
+def build(config: GanConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
 
@@ -44,6 +45,6 @@ def build(config: ModelConfig) -> ModelPrograms:
         z = infer.data("z", [None, MLP_Z_DIM])
         infer.fetches.update(images=mlp_generator(infer.layers, z))
 
+    logged = {"d_step": tuple(d_terms), "g_step": ("g_loss",)}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
-                         sample_latent=sample_latent, noise=NOISE,
-                         logged=dict(d_step=tuple(d_terms), g_step=("g_loss",)))
+                         latent=LATENT, logged=logged)

@@ -4,8 +4,7 @@ Who trains what: the D step minimises the adversarial loss plus lambda * (-L_I) 
 batch over ``D_`` (so the shared trunk learns the codes, as in the official code); the G step
 minimises the non-saturating loss plus lambda * (-L_I) over ``G_``. Q's head ``Q_`` is trained
 by the D step (``q_step`` "d", the default: D's optimiser and learning rate, as the official
-code does; it raised the median c1 accuracy of three seeds, see BENCHMARKS.md) or by the G
-step ("g": G's, what runs saved before ``q_step`` existed did). A code whose lambda is 0 is
+code does) or by the G step ("g": G's). A code whose lambda is 0 is
 still observed: Q learns it from detached trunk features, and none of its gradient reaches G
 or the trunk (the paper's baseline). Each step moves only the batch-norm statistics of the
 networks it trains; inference and encode use the running statistics.
@@ -19,44 +18,48 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_gan import latent, losses
-from paddle_gan.graph import ModelConfig, ModelPrograms, minimize_adam, new_step
+from paddle_gan.config import InfoGanConfig
+from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 
-DEFAULTS = dict(lr_d=2e-4, lr_g=1e-3, beta1=0.5, lambda_cat=1.0, lambda_cont=0.1, cont_std=0.0,
-                q_step="d", leaky_slope=0.1)
-PREDATED = dict(q_step="g")  # how a run saved before a setting existed was trained
+Config = InfoGanConfig
 LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
-L_I_LOGGED = ("li_cat", "cont_nll")  # fetched from the step that trains Q
-sample_latent, NOISE = latent.sample, latent.NOISE_PART
-GRIDS = {"categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
-         "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
-         "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)}
+LATENT = Latent(sample=latent.sample, noise=latent.NOISE, grids={
+    "categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
+    "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
+    "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)})
 
 
-def info_loss(layers, features, z, config: ModelConfig, observe: bool):
-    """lambda-weighted -L_I on ``features``; with ``observe``, codes with lambda 0 are added at
-    weight 1 through detached features. Returns (loss, cat_nll, cont_nll).
+def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
+    """lambda-weighted -L_I on ``features``; with ``observe``, a code whose lambda is 0 is
+    added at weight 1 through detached features. Returns (loss, cat_nll, cont_nll); the two
+    NLLs are None when no term was built.
 
     When exactly one lambda is 0, Q runs twice in the step that trains it (on the features and
     on their detached copy), so its BN running statistics move twice per step."""
-    weights = (config.lambda_cat, config.lambda_cont)
-
     def q_nll(h):
         return losses.info_nll(infogan_q_head(layers, h, config.leaky_slope), z, config.cont_std)
 
-    loss, terms = 0.0, None
-    if any(w > 0 for w in weights):
-        terms = q_nll(features)
-        loss = sum(w * t for w, t in zip(weights, terms) if w > 0)
-    if observe and any(w == 0 for w in weights):
-        observed = q_nll(features.detach())
-        loss = loss + sum(t for w, t in zip(weights, observed) if w == 0)
-        terms = terms or observed
-    return loss, *(terms or (None, None))
+    loss, cat_nll, cont_nll = 0.0, None, None
+    if config.lambda_cat > 0 or config.lambda_cont > 0:
+        cat_nll, cont_nll = q_nll(features)
+        if config.lambda_cat > 0:
+            loss = loss + config.lambda_cat * cat_nll
+        if config.lambda_cont > 0:
+            loss = loss + config.lambda_cont * cont_nll
+    if observe and (config.lambda_cat == 0 or config.lambda_cont == 0):
+        observed_cat, observed_cont = q_nll(features.detach())
+        if config.lambda_cat == 0:
+            loss = loss + observed_cat
+        if config.lambda_cont == 0:
+            loss = loss + observed_cont
+        if cat_nll is None:  # both lambdas 0: the observer's terms are the ones to log
+            cat_nll, cont_nll = observed_cat, observed_cont
+    return loss, cat_nll, cont_nll
 
 
-def build(config: ModelConfig) -> ModelPrograms:
+def build(config: InfoGanConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
     q_in_d = config.q_step == "d"
@@ -75,8 +78,10 @@ def build(config: ModelConfig) -> ModelPrograms:
         d_terms = losses.d_terms(real, real_logits, fake_logits, config)
         minimize_adam(d_step, sum(d_terms.values()) + info, d_nets, config.lr_d, config.beta1)
         d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
-        if q_in_d:
-            d_step.fetches.update(zip(L_I_LOGGED, (LOG_CATEGORIES - cat_nll, cont_nll)))
+        d_logged = list(d_terms)
+        if q_in_d:  # L_I is logged from the step that trains Q
+            d_step.fetches.update(li_cat=LOG_CATEGORIES - cat_nll, cont_nll=cont_nll)
+            d_logged += ["li_cat", "cont_nll"]
 
     with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
         z = g_step.data("z", [None, latent.DIM])
@@ -86,8 +91,10 @@ def build(config: ModelConfig) -> ModelPrograms:
         info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=not q_in_d)
         minimize_adam(g_step, g_loss + info, g_nets, config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake)
+        g_logged = ["g_loss"]
         if not q_in_d:
-            g_step.fetches.update(zip(L_I_LOGGED, (LOG_CATEGORIES - cat_nll, cont_nll)))
+            g_step.fetches.update(li_cat=LOG_CATEGORIES - cat_nll, cont_nll=cont_nll)
+            g_logged += ["li_cat", "cont_nll"]
 
     with new_step(startup, training=False) as infer:
         z = infer.data("z", [None, latent.DIM])
@@ -99,8 +106,6 @@ def build(config: ModelConfig) -> ModelPrograms:
         encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
                               cont_mean=q_out[:, latent.CONT_MEANS])
 
+    logged = {"d_step": tuple(d_logged), "g_step": tuple(g_logged)}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, sample_latent=sample_latent, noise=NOISE,
-                         logged=dict(d_step=tuple(d_terms) + (L_I_LOGGED if q_in_d else ()),
-                                     g_step=("g_loss",) + (() if q_in_d else L_I_LOGGED)),
-                         grids=GRIDS)
+                         config=config, latent=LATENT, logged=logged)

@@ -1,7 +1,12 @@
 """Shared fixtures: synthetic MNIST-format IDX files, so the suite needs no download."""
 from __future__ import annotations
 
+import contextlib
 import gzip
+import importlib
+import importlib.util
+import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,12 +14,59 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import paddle_gan  # noqa: E402,F401  (quiets Paddle before anything imports it)
-from paddle_gan.data import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
+import paddle_gan  # noqa: F401  (quiets Paddle before anything imports it)
+from paddle_gan.data import IMAGE_MAGIC, LABEL_MAGIC
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+_ENTRY_POINTS: dict[str, object] = {}
+
+
+def entry_point(script: str):
+    """The module of an entry point script (``train.py``, ``benchmarks/bench.py``), loaded once."""
+    if "/" not in script:  # train.py, infer.py, evaluate.py: installed modules
+        return importlib.import_module(Path(script).stem)
+    if script not in _ENTRY_POINTS:
+        spec = importlib.util.spec_from_file_location(Path(script).stem, ROOT / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _ENTRY_POINTS[script] = module
+    return _ENTRY_POINTS[script]
+
+
+def cli(script: str, *args: str, fresh_process: bool = False) -> subprocess.CompletedProcess:
+    """Run an entry point script (or, after ``-m``, a module) with ``args`` as its command line; its exit code, stdout and
+    stderr come back as a CompletedProcess. In this process (sharing the Paddle import) unless
+    ``fresh_process``, which the tests of signals and of a second process need."""
+    if fresh_process:
+        command = [script, *args] if script == "-m" else [str(ROOT / script), *args]
+        return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+    from paddle_gan.cli import run_cli
+
+    if script == "-m":
+        module, args = importlib.import_module(args[0]), args[1:]
+    else:
+        module = entry_point(script)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            run_cli(lambda: module.main(list(args)))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int, pattern: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and pattern in lines[0], result.stderr
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:

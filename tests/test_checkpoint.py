@@ -14,10 +14,10 @@ from paddle_gan.session import Session
 @pytest.fixture
 def trained():
     """A GAN session after two real D+G iterations, so optimizer moments are non-zero."""
-    session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), seed=2)
+    session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=2)
     rng = np.random.default_rng(0)
     for _ in range(2):
-        z = session.programs.sample_latent(rng, 8)
+        z = session.programs.latent.sample(rng, 8)
         session.run("d_step", {"real": rng.random((8, 784), dtype=np.float32), "z": z})
         session.run("g_step", {"z": z})
     return session
@@ -37,7 +37,7 @@ def test_pdparams_holds_each_weight_once_by_global_name(trained, tmp_path):
 
 def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
     ckpt = checkpoint.save(trained, tmp_path, {"step": 3, "epoch": 0, "rng": None})
-    fresh = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), seed=99)
+    fresh = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=99)
     found, state = checkpoint.find(ckpt)
     assert found == ckpt and state["step"] == 3 and state["model"]["kind"] == "gan"
     checkpoint.restore(fresh, ckpt, state)
@@ -45,7 +45,7 @@ def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
     before, after = trained.read(names), fresh.read(names)
     for n in names:
         np.testing.assert_array_equal(before[n], after[n], err_msg=n)
-    z = trained.programs.sample_latent(np.random.default_rng(5), 4)
+    z = trained.programs.latent.sample(np.random.default_rng(5), 4)
     np.testing.assert_array_equal(trained.run("g_step", {"z": z}, ("g_loss",))["g_loss"],
                                   fresh.run("g_step", {"z": z}, ("g_loss",))["g_loss"])
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import write_mnist
-from test_cli import cli, ok
+from conftest import cli, ok
 
 needs_visualdl = pytest.mark.skipif(importlib.util.find_spec("visualdl") is None,
                                     reason="visualdl not installed (requirements-dev.txt)")

@@ -17,8 +17,8 @@ BATCH = 16
 
 
 def build(onednn_conv: bool) -> Session:
-    return Session(programs.build(programs.model_config("infogan")), paddle.CPUPlace(), seed=5,
-                   onednn_conv=onednn_conv)
+    model = programs.build(programs.model_config("infogan"), onednn_convolutions=onednn_conv)
+    return Session(model, paddle.CPUPlace(), seed=5)
 
 
 def op_names(session: Session, role: str) -> list[str]:

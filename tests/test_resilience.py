@@ -20,8 +20,9 @@ from paddle_gan import checkpoint, rundir
 from paddle_gan.cli import UserError
 from paddle_gan.data import Batches
 from paddle_gan.session import Session
-from paddle_gan.trainer import RunConfig, Trainer
-from test_cli import cli, ok, one_line_error
+from paddle_gan.config import RunConfig
+from paddle_gan.trainer import Trainer
+from conftest import cli, ok, one_line_error
 
 TINY = ["--no-verify", "--batch-size", "16", "--log-every", "1", "--sample-every", "1000",
         "--keep", "2"]
@@ -97,8 +98,9 @@ def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
         ckpt, state = checkpoint.find(out)
         assert state["step"] > found
         found = state["step"]
-        model = programs.build(programs.model_config_from(state["model"]))
-        checkpoint.restore(Session(model, paddle.CPUPlace(), 0), ckpt, state)  # loadable
+        session = programs.new_session(programs.saved_config(state["model"], "checkpoint"),
+                                       paddle.CPUPlace(), 0)
+        checkpoint.restore(session, ckpt, state)  # loadable
     assert found < 60, "the kills came too late to test anything"
     ok(train(data, out, "--max-steps", "60", "--resume"))
     assert not list(out.glob("checkpoints/.tmp-*"))
@@ -148,7 +150,7 @@ def test_resume_refuses_another_model_or_changed_flags(data, tmp_path):
                    "--lambda-cat 0.0 differs from the run's 1.0")
     one_line_error(train(data, out, "--batch-size", "8", "--resume"), 2,
                    "--batch-size 8 differs from the run's 16")
-    gan_session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), 0)
+    gan_session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
     ckpt, state = checkpoint.find(out)
     with pytest.raises(UserError, match="checkpoint of model 'infogan', not 'gan'"):
         checkpoint.restore(gan_session, ckpt, state)
@@ -165,7 +167,7 @@ def test_non_finite_loss_stops_with_one_line_and_saves_nothing(data, tmp_path):
 def diverging_trainer(tmp_path, poison: str, at_step: int) -> Trainer:
     """A GAN trainer whose variable ``poison`` turns NaN right after step ``at_step``."""
     images = np.random.default_rng(0).integers(0, 255, (64, 28, 28), dtype=np.uint8)
-    session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), 0)
+    session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
     run = RunConfig(output=str(tmp_path), epochs=10, max_steps=20, batch_size=16, seed=0,
                     log_every=1, sample_every=1000, save_every=2, keep=5)
     trainer = Trainer(session, Batches(images, 16, 0), run)
@@ -199,7 +201,7 @@ def test_nan_optimizer_state_is_never_saved(tmp_path):
 
 
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), 0)
+    session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
     directory = tmp_path / "checkpoints"
     good = checkpoint.save(session, directory, {"step": 1})
     real_save = paddle.save
@@ -217,7 +219,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
 
 
 def test_a_killed_writers_leftovers_are_ignored_and_cleaned(tmp_path):
-    session = Session(programs.build(programs.model_config("gan")), paddle.CPUPlace(), 0)
+    session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
     directory = tmp_path / "run" / "checkpoints"
     good = checkpoint.save(session, directory, {"step": 4})
     (directory / f"{checkpoint.TMP_PREFIX}step_000005-999").mkdir()   # died mid-write

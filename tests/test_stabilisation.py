@@ -118,8 +118,7 @@ def test_spectral_norm_converges_to_the_largest_singular_value():
 
 
 def test_only_the_d_step_moves_the_spectral_norm_vectors():
-    session = Session(programs.build(programs.model_config("infogan", spectral_norm=True)),
-                      paddle.CPUPlace(), seed=0)
+    session = programs.new_session(programs.model_config("infogan", spectral_norm=True), paddle.CPUPlace(), seed=0)
     u_names = [n for n in session.programs.parameter_names() if n.endswith(".u")]
     assert sorted(u_names) == ["D_conv1.u", "D_conv2.u", "D_fc3.u", "D_out.u"]
     rng = np.random.default_rng(0)
@@ -138,21 +137,21 @@ def test_only_the_d_step_moves_the_spectral_norm_vectors():
 def test_truncation_redraws_exactly_the_out_of_range_noise():
     rng = np.random.default_rng(3)
     z = latent.sample(rng, 64)
-    cut = latent.truncate(np.random.default_rng(4), z, latent.NOISE_PART, 0.5)
-    noise, new = z[:, latent.NOISE_PART], cut[:, latent.NOISE_PART]
+    cut = latent.truncate(np.random.default_rng(4), z, latent.NOISE, 0.5)
+    noise, new = z[:, latent.NOISE], cut[:, latent.NOISE]
     inside = np.abs(noise) <= 0.5
     assert 0.3 < inside.mean() < 0.7  # both kinds present
     np.testing.assert_array_equal(new[inside], noise[inside])
     assert np.all(new[~inside] != noise[~inside]) and np.all(np.abs(new) <= 0.5)
-    np.testing.assert_array_equal(cut[:, latent.NOISE:], z[:, latent.NOISE:])  # codes kept
-    np.testing.assert_array_equal(latent.truncate(rng, z, latent.NOISE_PART, 1.0), z)
+    np.testing.assert_array_equal(cut[:, latent.NOISE_DIM:], z[:, latent.NOISE_DIM:])  # codes kept
+    np.testing.assert_array_equal(latent.truncate(rng, z, latent.NOISE, 1.0), z)
 
 
 def test_truncation_keeps_shared_noise_shared():
     grid = latent.traversal_grid(np.random.default_rng(5), code=0)  # one noise row for all
-    cut = latent.truncate(np.random.default_rng(6), grid, latent.NOISE_PART, 0.3)
-    assert np.all(cut[:, latent.NOISE_PART] == cut[0, latent.NOISE_PART])
-    assert np.all(np.abs(cut[:, latent.NOISE_PART]) <= 0.3)
+    cut = latent.truncate(np.random.default_rng(6), grid, latent.NOISE, 0.3)
+    assert np.all(cut[:, latent.NOISE] == cut[0, latent.NOISE])
+    assert np.all(np.abs(cut[:, latent.NOISE]) <= 0.3)
 
 
 def test_infogan_trains_with_every_option_on_both_kernel_sets():
@@ -163,7 +162,8 @@ def test_infogan_trains_with_every_option_on_both_kernel_sets():
     real, z = rng.random((8, 784), dtype=np.float32), latent.sample(rng, 8)
     first = []
     for onednn_conv in (False, True):
-        session = Session(programs.build(config), paddle.CPUPlace(), seed=2, onednn_conv=onednn_conv)
+        session = Session(programs.build(config, onednn_convolutions=onednn_conv),
+                          paddle.CPUPlace(), seed=2)
         logged = session.programs.logged
         for step in range(2):
             d = session.run("d_step", {"real": real, "z": z}, logged["d_step"])

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: ``python -m paddle_gan.evaluate --checkpoint PATH [--format md]``.
+"""Every evaluation number of a model in a Session (``python evaluate.py`` runs it on a
+checkpoint).
 
 Scores come from a classifier trained on the generators' own training set (cached, see
 :mod:`paddle_gan.evaluator`), never from Inception-v3. Keys are named for that dataset:
@@ -18,21 +19,17 @@ Scores come from a classifier trained on the generators' own training set (cache
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from paddle_gan import latent
-from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import DATASETS, load_dataset
-from paddle_gan.evaluator import FEATURES, Evaluator, default_cache_dir, load_or_train
+from paddle_gan.data import DATASETS
+from paddle_gan.evaluator import FEATURES, Evaluator
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
-from paddle_gan.session import Session, add_device_argument, place_from_args
+from paddle_gan.session import Session
 
 
 def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.ndarray, FeatureStats]:
@@ -57,9 +54,9 @@ def generated(session: Session, n: int, batch_size: int, rng: np.random.Generato
     """``n`` samples from the inference Program, optionally all with InfoGAN's c1 fixed and
     the noise truncated."""
     for start in range(0, n, batch_size):
-        z = session.programs.sample_latent(rng, min(batch_size, n - start))
+        z = session.programs.latent.sample(rng, min(batch_size, n - start))
         if truncation < 1:
-            z = latent.truncate(rng, z, session.programs.noise, truncation)
+            z = latent.truncate(rng, z, session.programs.latent.noise, truncation)
         if c1 is not None:
             z = latent.with_category(z, c1)
         yield session.run("infer", {"z": z}, ("images",))["images"]
@@ -131,63 +128,3 @@ def markdown(result: dict) -> str:
                      for label, n in enumerate(counts)]
             lines.append(f"| {code} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
-                        verify: bool = True, samples: int = 10000, seed: int = 0,
-                        truncation: float = 1.0, cache_dir: str | Path | None = None,
-                        retrain: bool = False) -> dict[str, object]:
-    """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
-    (cached) evaluator: what ``--json`` prints."""
-    import programs
-
-    session, state, ckpt = programs.restore_session(checkpoint, place)
-    dataset = state.get("run", {}).get("dataset", "mnist")
-    train = load_dataset(data_dir, "train", verify, dataset)
-    test = load_dataset(data_dir, "test", verify, dataset)
-    cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
-    return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
-            **evaluate(session, evaluator, train, test, samples, seed, truncation, dataset=dataset)}
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m paddle_gan.evaluate", description=__doc__,
-                                formatter_class=HelpFormatter)
-    p.add_argument("--checkpoint", required=True,
-                   help="a run's output directory, its checkpoints/ or one step_* directory")
-    p.add_argument("--samples", type=int, default=10000, help="generated samples to score")
-    p.add_argument("--seed", type=int, default=0, help="seeds the generated samples")
-    p.add_argument("--truncation", type=float, default=1.0,
-                   help="redraw noise components with |z| above this (the truncation trick; "
-                        "noise is U(-1, 1), so only values below 1 act)")
-    p.add_argument("--format", default="text", choices=["text", "json", "md"])
-    p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the dataset the checkpoint was trained on (as for train.py)")
-    p.add_argument("--no-verify", action="store_true", help="skip the dataset's checksum check")
-    p.add_argument("--cache-dir", default=None,
-                   help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
-                        "else ~/.cache/paddle_gan)")
-    p.add_argument("--retrain", action="store_true", help="retrain the evaluator classifier")
-    add_device_argument(p)
-    args = p.parse_args()
-    if args.samples < 10:
-        raise UserError(f"--samples must be at least 10, got {args.samples}")
-    if not 0 < args.truncation < float("inf"):
-        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
-    result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
-                                 not args.no_verify, args.samples, args.seed, args.truncation,
-                                 args.cache_dir, args.retrain)
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        print(json.dumps(result))
-    elif fmt == "md":
-        print(markdown(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -1,4 +1,5 @@
-"""Training and inference throughput: ``python -m paddle_gan.bench --model infogan``.
+#!/usr/bin/env python3
+"""Training and inference throughput: ``python benchmarks/bench.py --model infogan``.
 
 Times full training iterations exactly as train.py runs them (one D step and one G step,
 data fed from an in-memory MNIST-shaped array, noise drawn on the host) after a warm-up, or
@@ -13,19 +14,21 @@ import resource
 import time
 from typing import Iterator
 
+import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
 import numpy as np
 import paddle
 
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches
-from paddle_gan.session import Session, add_device_argument, select_place, set_cpu_threads
+from paddle_gan.device import add_device_argument, select_place, set_cpu_threads
+from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
+import programs
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m paddle_gan.bench", description=__doc__,
-                                formatter_class=HelpFormatter)
-    p.add_argument("--model", default="infogan", choices=["infogan", "gan"])
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--model", default=programs.DEFAULT_MODEL, choices=list(programs.MODELS))
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30, help="timed iterations")
     p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
@@ -33,17 +36,17 @@ def main() -> None:
     p.add_argument("--infer", action="store_true", help="time the inference Program alone")
     p.add_argument("--native-conv", action="store_true",
                    help="keep Paddle's native CPU convolutions instead of oneDNN's (to compare)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
         raise UserError("--batch-size and --steps must be positive, --warmup not negative")
-
-    import programs
 
     started = time.perf_counter()
     place = select_place(args.device)
     threads = set_cpu_threads(args.threads) if isinstance(place, paddle.CPUPlace) else 0
-    session = Session(programs.build(programs.model_config(args.model)), place, seed=0,
-                      onednn_conv=not args.native_conv)
+    on_cpu = isinstance(place, paddle.CPUPlace)
+    model = programs.build(programs.model_config(args.model),
+                           onednn_convolutions=on_cpu and not args.native_conv)
+    session = Session(model, place, seed=0)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
     batches = Batches(images, args.batch_size, seed=0)
@@ -56,7 +59,7 @@ def main() -> None:
             epoch += 1
 
     if args.infer:
-        z = session.programs.sample_latent(rng, args.batch_size)
+        z = session.programs.latent.sample(rng, args.batch_size)
 
         def one(real: np.ndarray, fetch: bool) -> None:
             session.run("infer", {"z": z}, ("images",) if fetch else ())

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Evaluate a checkpoint: ``python evaluate.py --checkpoint PATH [--format md|json|text]``.
+
+Scores come from a classifier trained on the generators' own training set (cached, see
+``paddle_gan/evaluator.py``), never from Inception-v3; keys are named for that dataset
+(``mnist_*``, ``fashion_mnist_*``, read from the checkpoint). ``docs/evaluation.md`` defines
+every metric.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
+from paddle_gan.cli import HelpFormatter, UserError, run_cli
+from paddle_gan.data import load_dataset
+from paddle_gan.device import add_device_argument, place_from_args
+from paddle_gan.evaluator import default_cache_dir, load_or_train
+from paddle_gan.scoring import evaluate, markdown
+import programs
+
+
+def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
+                        verify: bool = True, samples: int = 10000, seed: int = 0,
+                        truncation: float = 1.0, cache_dir: str | Path | None = None,
+                        retrain: bool = False) -> dict[str, object]:
+    """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
+    (cached) evaluator: what ``--json`` prints."""
+    session, state, ckpt = programs.restore_session(checkpoint, place)
+    dataset = state["run"]["dataset"]
+    train = load_dataset(data_dir, "train", verify, dataset)
+    test = load_dataset(data_dir, "test", verify, dataset)
+    cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
+    return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
+            **evaluate(session, evaluator, train, test, samples, seed, truncation, dataset=dataset)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=HelpFormatter)
+    p.add_argument("--checkpoint", required=True,
+                   help="a run's output directory, its checkpoints/ or one step_* directory")
+    p.add_argument("--samples", type=int, default=10000, help="generated samples to score")
+    p.add_argument("--seed", type=int, default=0, help="seeds the generated samples")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="redraw noise components with |z| above this (the truncation trick; "
+                        "noise is U(-1, 1), so only values below 1 act)")
+    p.add_argument("--format", default="text", choices=["text", "json", "md"])
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--data-dir", default=None,
+                   help="directory of the dataset the checkpoint was trained on (as for train.py)")
+    p.add_argument("--no-verify", action="store_true", help="skip the dataset's checksum check")
+    p.add_argument("--cache-dir", default=None,
+                   help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
+                        "else ~/.cache/paddle_gan)")
+    p.add_argument("--retrain", action="store_true", help="retrain the evaluator classifier")
+    add_device_argument(p)
+    args = p.parse_args(argv)
+    if args.samples < 10:
+        raise UserError(f"--samples must be at least 10, got {args.samples}")
+    if not 0 < args.truncation < float("inf"):
+        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
+    result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
+                                 not args.no_verify, args.samples, args.seed, args.truncation,
+                                 args.cache_dir, args.retrain)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps(result))
+    elif fmt == "md":
+        print(markdown(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

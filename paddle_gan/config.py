@@ -1,0 +1,224 @@
+"""Every setting, defined once: its default, the values it accepts, its help text and its group.
+
+A model's settings are one frozen dataclass (:class:`GanConfig`, :class:`InfoGanConfig`); how
+to train is :class:`RunConfig`. train.py's flags, their ``--help`` defaults, the ``--config``
+keys and the resume rules are all read from these fields (:func:`paddle_gan.cli.add_settings`),
+so adding a setting means adding a field here and the code that uses it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from paddle_gan.cli import UserError
+from paddle_gan.data import DATASETS
+
+# argparse groups, in the order --help shows them
+DATA, RUN, DEVICE = "data", "run", "device"
+OPTIMISER = "model and optimiser"
+STABILISATION = ("stabilisation (all off by default: the article's setup; TTUR is --lr-d/--lr-g, "
+                 "momentum is --beta1)")
+LOGGING = "logging and checkpoints"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values a setting accepts, and how an error message says so."""
+    accepts: Callable[[Any], bool]
+    says: str
+
+
+POSITIVE = Rule(lambda v: 0 < v < math.inf, "> 0")
+NON_NEGATIVE = Rule(lambda v: 0 <= v < math.inf, ">= 0 and finite")
+UNIT_INTERVAL = Rule(lambda v: 0 <= v <= 1, "in [0, 1]")
+BELOW_ONE = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
+ANY = Rule(lambda v: True, "anything")
+
+
+def setting(default: Any, help: str, group: str, rule: Rule = ANY,
+            choices: tuple[str, ...] | None = None, fixed_on_resume: bool = False) -> Any:
+    """A config field that is also a command-line setting.
+
+    ``fixed_on_resume``: a resumed run must keep the value it started with (exact resume
+    needs the same data, batches and noise draws); other settings may be changed on resume."""
+    if choices is not None:
+        rule = Rule(lambda v: v in choices, " or ".join(choices))
+    return field(default=default, metadata=dict(help=help, group=group, rule=rule,
+                                                choices=choices, fixed_on_resume=fixed_on_resume))
+
+
+def redefault(config: type, name: str, default: Any) -> Any:
+    """``config``'s setting ``name`` with another default (a per-model default)."""
+    return field(default=default, metadata=config.__dataclass_fields__[name].metadata)
+
+
+def flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def settings(config: type) -> list[dataclasses.Field]:
+    """The fields of a config class that are command-line settings."""
+    return [f for f in dataclasses.fields(config) if "help" in f.metadata]
+
+
+def value_type(config: type, name: str) -> type:
+    """The type a setting's values have (``int`` for ``int | None``)."""
+    hint = typing.get_type_hints(config)[name]
+    if isinstance(hint, types.UnionType):
+        (hint,) = [t for t in typing.get_args(hint) if t is not type(None)]
+    return hint
+
+
+def check(config: object) -> None:
+    """Every setting of ``config`` against its rule; a UserError names the first that fails."""
+    for f in settings(type(config)):
+        value = getattr(config, f.name)
+        expected = value_type(type(config), f.name)
+        if value is None and f.default is None:
+            continue
+        if expected is bool:
+            wrong_type = not isinstance(value, bool)
+        elif expected is int:
+            wrong_type = isinstance(value, bool) or not isinstance(value, int)
+        elif expected is float:
+            wrong_type = isinstance(value, bool) or not isinstance(value, (int, float))
+        else:
+            wrong_type = not isinstance(value, expected)
+        if wrong_type:
+            raise UserError(f"{flag(f.name)} takes a {expected.__name__}, got {value!r}")
+        if not f.metadata["rule"].accepts(value):
+            raise UserError(f"{flag(f.name)} {value} is out of range "
+                            f"(must be {f.metadata['rule'].says})")
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """The article's MLP-GAN: what its Programs are built from; stored in every checkpoint."""
+    kind: ClassVar[str] = "gan"
+    lr_d: float = setting(1e-3, "Adam learning rate of D", OPTIMISER, POSITIVE)
+    lr_g: float = setting(1e-3, "Adam learning rate of G", OPTIMISER, POSITIVE)
+    # 0.5 as in DCGAN and InfoGAN: with Adam's own 0.9, D won the MLP-GAN within a few
+    # hundred steps (BENCHMARKS.md).
+    beta1: float = setting(0.5, "Adam beta1", OPTIMISER, BELOW_ONE)
+    loss: str = setting("bce", "adversarial loss: bce (non-saturating) or hinge", STABILISATION,
+                        choices=("bce", "hinge"))
+    r1_gamma: float = setting(0.0, "R1 penalty (gamma/2) E||grad_x D(x)||^2 on real images "
+                                   "(0: off)", STABILISATION, NON_NEGATIVE)
+    spectral_norm: bool = setting(False, "spectral normalisation of D's weights (one power "
+                                         "iteration per step)", STABILISATION)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class InfoGanConfig(GanConfig):
+    """The InfoGAN paper's MNIST model (Table 1) and the article's losses."""
+    kind: ClassVar[str] = "infogan"
+    lr_d: float = redefault(GanConfig, "lr_d", 2e-4)
+    lambda_cat: float = setting(1.0, "weight of the categorical code's L_I; 0 with "
+                                     "--lambda-cont 0 gives the paper's plain-GAN baseline with "
+                                     "an observer Q", OPTIMISER, NON_NEGATIVE)
+    lambda_cont: float = setting(0.1, "weight of the continuous codes' L_I", OPTIMISER,
+                                 NON_NEGATIVE)
+    cont_std: float = setting(0.0, "std of Q's Gaussian for c2, c3; 0: Q predicts it, as in the "
+                                   "article; e.g. 1: fixed, as in the official InfoGAN code",
+                              OPTIMISER, NON_NEGATIVE)
+    q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
+                               "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
+                          choices=("d", "g"))
+    leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
+                                      "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
+                                 UNIT_INTERVAL)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How to train, as opposed to what (the model's config); stored in every checkpoint."""
+    output: str
+    dataset: str = setting("mnist", "what to train on, in MNIST's IDX format", DATA,
+                           choices=tuple(DATASETS), fixed_on_resume=True)
+    epochs: int = setting(10, "passes over the training set", RUN, POSITIVE)
+    max_steps: int | None = setting(None, "stop after this many total iterations (one D + one G "
+                                          "step each); pass a larger one on --resume to extend "
+                                          "a run", RUN, POSITIVE)
+    batch_size: int = setting(128, "images per D step and per G step", RUN, POSITIVE,
+                              fixed_on_resume=True)
+    seed: int = setting(0, "seeds initialisation, data order and noise; CPU runs repeat exactly "
+                           "at the same --threads", RUN, NON_NEGATIVE, fixed_on_resume=True)
+    g_noise: str = setting("same", "the G step's noise batch: the D step's (same) or a new one "
+                                   "(fresh, as the official InfoGAN code draws)", RUN,
+                           choices=("same", "fresh"), fixed_on_resume=True)
+    threads: int = setting(0, "CPU threads of Paddle's math libraries (MKL, oneDNN); 0: one per "
+                              "core this process may use; the count used is recorded, since "
+                              "it changes a run's numbers", DEVICE, NON_NEGATIVE)
+    log_every: int = setting(50, "steps between metrics lines and NaN checks", LOGGING, POSITIVE)
+    sample_every: int = setting(500, "steps between fixed-noise sample grids", LOGGING, POSITIVE)
+    save_every: int = setting(1000, "steps between checkpoints", LOGGING, POSITIVE)
+    keep: int = setting(3, "how many checkpoints to keep", LOGGING, POSITIVE)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+def strict(config: type, saved: dict, what: str, **extra: Any) -> Any:
+    """``config`` built from a checkpoint's recorded settings, which must be exactly its fields:
+    a checkpoint written by another version of the project is refused, naming the difference."""
+    names = {f.name for f in dataclasses.fields(config)} - set(extra)
+    missing, unknown = sorted(names - set(saved)), sorted(set(saved) - names)
+    if missing or unknown:
+        raise UserError(f"{what} was written by another version of paddle-gan (settings "
+                        f"missing: {missing or 'none'}, unknown: {unknown or 'none'}); "
+                        "train anew with this version")
+    return config(**saved, **extra)
+
+
+def add_settings(parser: argparse.ArgumentParser, configs: list[type],
+                 groups: dict[str, argparse._ArgumentGroup], on_resume: str = "") -> None:
+    """One flag per setting of ``configs``, in the group its field names, with the default of
+    each config that has it in its help. Flags default to None (not given), so a caller can
+    tell a given value from a default. ``on_resume`` is appended to each default shown."""
+    seen: dict[str, list[type]] = {}
+    for config in configs:
+        for f in settings(config):
+            seen.setdefault(f.name, []).append(config)
+    for name, having in seen.items():
+        f = having[0].__dataclass_fields__[name]
+        defaults = {getattr(c, "kind", c.__name__): c.__dataclass_fields__[name].default
+                    for c in having}
+        if len(set(map(repr, defaults.values()))) == 1:
+            shown = str(next(iter(defaults.values())))
+        else:
+            shown = ", ".join(f"{kind} {default}" for kind, default in defaults.items())
+        if len(having) < len(configs):
+            owners = "/".join(c.kind for c in having)
+            text = f"{owners} only: {f.metadata['help']}"
+        else:
+            text = f.metadata["help"]
+        if f.default is not None and f.default is not False:
+            text += f" (default: {shown}{on_resume})"
+        elif on_resume:
+            text += " (on --resume, the run's)"
+        group = groups.get(f.metadata["group"]) or parser
+        kind = value_type(having[0], name)
+        if kind is bool:
+            group.add_argument(flag(name), action="store_true", default=None, help=text)
+        elif f.metadata["choices"] is not None:
+            group.add_argument(flag(name), choices=list(f.metadata["choices"]), default=None,
+                               help=text)
+        else:
+            group.add_argument(flag(name), type=kind, default=None, help=text)
+
+
+def given(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The settings of ``config`` that the command line (or --config file) gave."""
+    return {f.name: getattr(args, f.name) for f in settings(config)
+            if getattr(args, f.name, None) is not None}
