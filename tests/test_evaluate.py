@@ -69,14 +69,37 @@ def test_frechet_distance_of_gaussians_matches_the_closed_form():
 
 def test_histogram_entropy_and_purity_on_synthetic_labels():
     assert histogram_entropy(np.full(10, 7)) == pytest.approx(math.log(10))
-    assert histogram_entropy(np.array([5, 0, 0])) == pytest.approx(0.0)
+    one_class = histogram_entropy(np.array([5, 0, 0]))
+    assert one_class == 0 and math.copysign(1, one_class) == 1  # 0, not -0.0
     codes = np.repeat(np.arange(10), 10)
     predicted = (codes + 3) % 10  # code c always drawn as digit c + 3
     predicted[:4] = 9  # four of code 0's ten samples drawn as 9 instead of 3
     result = purity(predicted, codes)
     assert result["cat_purity_per_code"][0] == pytest.approx(0.6)
-    assert result["cat_purity"] == pytest.approx((0.6 + 9) / 10)
+    assert result["cat_purity"] == pytest.approx(96 / 100)
     assert result["cat_purity_mapping"] == {c: (c + 3) % 10 for c in range(10)}
+    unequal = purity(np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 0, 1, 1, 2]))
+    # code 0: 3 of 3 in class 0; code 1: 1 of 2; code 2: 1 of 1 -> 5 of 6 samples
+    assert unequal["cat_purity"] == pytest.approx(5 / 6)
+
+
+def test_counts_refuse_ids_out_of_range_instead_of_wrapping():
+    from paddle_gan.metrics import code_label_counts, hungarian_accuracy
+
+    with pytest.raises(ValueError, match="codes must be in 0..9"):
+        code_label_counts(np.array([0, -1]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="labels must be in 0..9"):
+        hungarian_accuracy(np.array([0, 1]), np.array([0, 10]))
+
+
+def test_scores_are_float64_and_a_non_covariance_is_refused():
+    rows = np.random.default_rng(4).dirichlet(np.full(10, 0.5), size=1000).astype(np.float32)
+    reference = inception_score_log(rows.astype(np.float64))
+    assert inception_score_log(rows) == reference  # computed in float64 either way
+    identical = np.tile(rows[:1], (500, 1))
+    assert math.exp(inception_score_log(identical)) >= 1.0
+    with pytest.raises(ValueError, match="not a covariance"):
+        frechet_distance(np.zeros(2), np.diag([1.0, -0.5]), np.zeros(2), np.eye(2))
 
 
 def test_code_information_against_scipy_and_its_bounds():

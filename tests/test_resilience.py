@@ -65,15 +65,15 @@ def assert_same_run(a, b) -> None:
                                    ["infogan", "--g-noise", "fresh", "--leaky-slope", "0.01"]])
 def test_resume_is_exact(data, tmp_path, model):
     """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics,
-    spectral-norm vectors and every logged loss. N = 7 crosses an epoch boundary (10 batches
-    per epoch) mid-way."""
-    n = ["--model", *model, "--save-every", "7"]
-    ok(train(data, tmp_path / "straight", *n, "--max-steps", "14"))
-    ok(train(data, tmp_path / "split", *n, "--max-steps", "7"))
-    resumed = ok(train(data, tmp_path / "split", "--max-steps", "14", "--resume"))
-    assert "at step 7" in resumed.stdout
+    spectral-norm vectors and every logged loss. With N = 4 and 5 batches of 32 per epoch,
+    the resumed half crosses an epoch boundary."""
+    n = ["--model", *model, "--save-every", "4", "--batch-size", "32"]
+    ok(train(data, tmp_path / "straight", *n, "--max-steps", "8"))
+    ok(train(data, tmp_path / "split", *n, "--max-steps", "4"))
+    resumed = ok(train(data, tmp_path / "split", "--batch-size", "32", "--max-steps", "8", "--resume"))
+    assert "at step 4" in resumed.stdout
     assert_same_run(tmp_path / "straight", tmp_path / "split")
-    assert [r["step"] for r in losses(tmp_path / "split")] == list(range(1, 15))
+    assert [r["step"] for r in losses(tmp_path / "split")] == list(range(1, 9))
 
 
 def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
