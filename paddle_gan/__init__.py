@@ -2,10 +2,13 @@
 
 Importing the package sets up the process for Paddle, so it must come before ``import paddle``:
 it quiets Paddle's start-up chatter (C++ INFO logs, a ccache notice) unless the user chose
-otherwise through GLOG_minloglevel, and on AMD CPUs it points MKL at its AVX2 code path.
+otherwise through GLOG_minloglevel, on AMD CPUs it points MKL at its AVX2 code path, and it
+loads Python's zlib first: loaded after paddlepaddle 2.6.2 (as numpy.random does on first
+use), it crashed the process in inflateReset2.
 """
 import os
 import warnings
+import zlib  # noqa: F401  (before Paddle; see above)
 
 
 def _cpu_flags() -> tuple[str, set[str]]:
