@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {programs.DEFAULT_MODEL}; on --resume, the run's)")
     groups = {name: p.add_argument_group(name) for name in
               (config.DATA, config.RUN, config.DEVICE, config.OPTIMISER, config.STABILISATION,
-               config.LOGGING)}
+               config.CODES, config.LOGGING)}
     groups[config.DATA].add_argument(
         "--data-dir", default=None,
         help="directory with the dataset's four IDX files (raw or .gz); default: "

@@ -24,6 +24,7 @@ OPTIMISER = "model and optimiser"
 STABILISATION = ("stabilisation (all off by default: the article's setup; TTUR is --lr-d/--lr-g, "
                  "momentum is --beta1)")
 LOGGING = "logging and checkpoints"
+CODES = "infogan: codes that are the digits (all off by default: the paper's model)"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,24 @@ class InfoGanConfig(GanConfig):
     leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
                                       "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
                                  UNIT_INTERVAL)
+    lambda_real_mi: float = setting(0.0, "weight of Q's mutual information between c1 and real "
+                                         "images, maximised by the D step (IMSAT): Q sorts real "
+                                         "digits confidently and evenly into the ten codes; "
+                                         "needs --q-step d", CODES, NON_NEGATIVE)
+    lambda_consistency: float = setting(0.0, "weight of KL(Q(c1|x) || Q(c1|warped x)) on real "
+                                             "images in the D step, for warps of up to 15 degrees, "
+                                             "0.9-1.1 scale and 2 pixels; needs --q-step d", CODES,
+                                        NON_NEGATIVE)
+    lambda_warped_fakes: float = setting(0.0, "weight of L_I on warped generated images, in both "
+                                              "steps: c1 must survive the same warps", CODES,
+                                         NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        check(self)
+        real_image_terms = self.lambda_real_mi > 0 or self.lambda_consistency > 0
+        if real_image_terms and self.q_step != "d":
+            raise UserError("--lambda-real-mi and --lambda-consistency train Q on real images "
+                            "in the D step: use them with --q-step d")
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,13 @@ class ProgramSet:
 @dataclass(kw_only=True)
 class ModelPrograms(ProgramSet):
     """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN), the config they
-    were built from, the model's latent input, and ``logged``: per role, the fetches the
-    trainer logs."""
+    were built from, the model's latent input, ``logged``: per role, the fetches the trainer
+    logs, and ``drawn_feeds``: per training role, feeds besides the data and z that the
+    trainer draws from the run's noise generator each step (name -> (rng, n) -> array)."""
     config: GanConfig
     latent: Latent
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    drawn_feeds: dict[str, dict[str, LatentSampler]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager

@@ -82,3 +82,22 @@ def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value,
     std_err = (codes - mean) * paddle.exp(-log_std)
     cont_nll = paddle.mean(paddle.sum(0.5 * std_err * std_err + log_std + HALF_LOG_2PI, axis=1))
     return cat_nll, cont_nll
+
+
+def real_information(cat_log_probs: paddle.pir.Value) -> tuple[paddle.pir.Value, paddle.pir.Value]:
+    """Q's mutual information between c1 and a batch of real images, H(mean p) - mean H(p),
+    with p = Q(c1 | x) (IMSAT, Hu et al. 2017): high when Q is confident on each image and
+    uses every code equally often. Returns (mean H(p), H(mean p)), both in nats."""
+    p = paddle.exp(cat_log_probs)
+    mean_p = paddle.mean(p, axis=0)
+    conditional = paddle.mean(-paddle.sum(p * cat_log_probs, axis=1))
+    marginal = -paddle.sum(mean_p * paddle.log(mean_p + 1e-12))
+    return conditional, marginal
+
+
+def consistency(cat_log_probs: paddle.pir.Value,
+                warped_log_probs: paddle.pir.Value) -> paddle.pir.Value:
+    """KL(p(x) || p(warp x)), batch mean: Q's c1 posterior should not change under a small
+    warp. p(x) is the target, a constant: only the warped image's posterior is pulled."""
+    target, log_target = paddle.exp(cat_log_probs).detach(), cat_log_probs.detach()
+    return paddle.mean(paddle.sum(target * (log_target - warped_log_probs), axis=1))

@@ -34,13 +34,21 @@ def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,
     """One training iteration: one D step and one G step on one noise batch drawn from
     ``rng`` (or, with ``fresh_g_noise``, a second batch for the G step, as the official InfoGAN
     code draws). Returns the model's logged values if ``fetch``, else nothing (no device sync)."""
-    logged = session.programs.logged
-    z = session.programs.latent.sample(rng, len(real))
-    d = session.run("d_step", {"real": real, "z": z}, logged["d_step"] if fetch else ())
+    model = session.programs
+    z = model.latent.sample(rng, len(real))
+    d_feed = {"real": real, "z": z}
+    for name, draw in model.drawn_feeds.get("d_step", {}).items():
+        d_feed[name] = draw(rng, len(real))
+    d = session.run("d_step", d_feed, model.logged["d_step"] if fetch else ())
     if fresh_g_noise:
-        z = session.programs.latent.sample(rng, len(real))
-    g = session.run("g_step", {"z": z}, logged["g_step"] if fetch else ())
-    return {k: float(v) for k, v in {**d, **g}.items()}
+        z = model.latent.sample(rng, len(real))
+    g_feed = {"z": z}
+    for name, draw in model.drawn_feeds.get("g_step", {}).items():
+        g_feed[name] = draw(rng, len(real))
+    g = session.run("g_step", g_feed, model.logged["g_step"] if fetch else ())
+    values = {name: float(value) for name, value in d.items()}
+    values.update((name, float(value)) for name, value in g.items())
+    return values
 
 
 class _StopRequest:

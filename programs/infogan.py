@@ -19,6 +19,7 @@ import paddle.nn.functional as F
 
 from paddle_gan import latent, losses
 from paddle_gan.config import InfoGanConfig
+from paddle_gan.warp import random_affine, warp
 from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
@@ -59,26 +60,59 @@ def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
     return loss, cat_nll, cont_nll
 
 
+def cat_log_probs(layers, features, config: InfoGanConfig) -> paddle.pir.Value:
+    """log Q(c1 | x) from trunk features."""
+    q_out = infogan_q_head(layers, features, config.leaky_slope)
+    return F.log_softmax(q_out[:, latent.CAT_LOGITS], axis=1)
+
+
 def build(config: InfoGanConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
     q_in_d = config.q_step == "d"
     trunk = functools.partial(infogan_trunk, slope=config.leaky_slope)
     d_nets, g_nets = (("D_", "Q_"), ("G_",)) if q_in_d else (("D_",), ("G_", "Q_"))
+    real_terms = config.lambda_real_mi > 0 or config.lambda_consistency > 0
+    warped_fakes = config.lambda_warped_fakes > 0
 
     with new_step(startup, update_stats=d_nets, spectral_norm=sn,
                   second_order=config.r1_gamma > 0) as d_step:
         real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
         real.stop_gradient = config.r1_gamma == 0
         fake = infogan_generator(d_step.layers, z).detach()
-        real_logits = infogan_d_head(d_step.layers, trunk(d_step.layers, real))
+        real_features = trunk(d_step.layers, real)
+        real_logits = infogan_d_head(d_step.layers, real_features)
         fake_features = trunk(d_step.layers, fake)
         fake_logits = infogan_d_head(d_step.layers, fake_features)
         info, cat_nll, cont_nll = info_loss(d_step.layers, fake_features, z, config, observe=q_in_d)
         d_terms = losses.d_terms(real, real_logits, fake_logits, config)
-        minimize_adam(d_step, sum(d_terms.values()) + info, d_nets, config.lr_d, config.beta1)
+        code_terms, code_logged = {}, {}  # the terms that tie c1 to the digits, and their logs
+        if real_terms or warped_fakes:
+            theta = d_step.data("theta", [None, 2, 3])
+        if real_terms:
+            warped_features = None
+            if config.lambda_consistency > 0:
+                warped_features = trunk(d_step.layers, warp(real, theta))
+            real_log_p = cat_log_probs(d_step.layers, real_features, config)
+            if config.lambda_real_mi > 0:
+                conditional, marginal = losses.real_information(real_log_p)
+                code_terms["real_mi"] = config.lambda_real_mi * (conditional - marginal)
+                code_logged["real_mi"] = marginal - conditional
+            if config.lambda_consistency > 0:
+                kl = losses.consistency(real_log_p, cat_log_probs(d_step.layers, warped_features,
+                                                                  config))
+                code_terms["consistency"] = config.lambda_consistency * kl
+                code_logged["consistency"] = kl
+        if warped_fakes:
+            warped_info, warped_cat_nll, _ = info_loss(
+                d_step.layers, trunk(d_step.layers, warp(fake, theta)), z, config, observe=False)
+            code_terms["warped_fakes"] = config.lambda_warped_fakes * warped_info
+            code_logged["warped_li_cat"] = LOG_CATEGORIES - warped_cat_nll
+        d_loss = sum(d_terms.values()) + info + sum(code_terms.values())
+        minimize_adam(d_step, d_loss, d_nets, config.lr_d, config.beta1)
         d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
-        d_logged = list(d_terms)
+        d_step.fetches.update(code_logged)
+        d_logged = list(d_terms) + list(code_logged)
         if q_in_d:  # L_I is logged from the step that trains Q
             d_step.fetches.update(li_cat=LOG_CATEGORIES - cat_nll, cont_nll=cont_nll)
             d_logged += ["li_cat", "cont_nll"]
@@ -89,6 +123,11 @@ def build(config: InfoGanConfig) -> ModelPrograms:
         features = trunk(g_step.layers, fake)
         g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
         info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=not q_in_d)
+        if warped_fakes:
+            theta = g_step.data("theta", [None, 2, 3])
+            warped_info, _, _ = info_loss(g_step.layers, trunk(g_step.layers, warp(fake, theta)),
+                                          z, config, observe=False)
+            info = info + config.lambda_warped_fakes * warped_info
         minimize_adam(g_step, g_loss + info, g_nets, config.lr_g, config.beta1)
         g_step.fetches.update(g_loss=g_loss, fake=fake)
         g_logged = ["g_loss"]
@@ -107,5 +146,7 @@ def build(config: InfoGanConfig) -> ModelPrograms:
                               cont_mean=q_out[:, latent.CONT_MEANS])
 
     logged = {"d_step": tuple(d_logged), "g_step": tuple(g_logged)}
+    drawn = {role: {"theta": random_affine} for role, step in (("d_step", d_step), ("g_step", g_step))
+             if "theta" in step.feeds}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, latent=LATENT, logged=logged)
+                         config=config, latent=LATENT, logged=logged, drawn_feeds=drawn)
