@@ -91,11 +91,9 @@ def model_flags(args: argparse.Namespace) -> dict[str, float | str | bool]:
     return given
 
 
-def new_run(args: argparse.Namespace, threads: int) -> tuple[GanConfig, RunConfig]:
+def new_run(args: argparse.Namespace) -> tuple[GanConfig, RunConfig]:
     model = programs.model_config(args.model or programs.DEFAULT_MODEL, **model_flags(args))
-    run_values = config.given(args, RunConfig)
-    run_values["threads"] = threads
-    return model, RunConfig(output=args.output, **run_values)
+    return model, RunConfig(output=args.output, **config.given(args, RunConfig))
 
 
 def resumed_run(args: argparse.Namespace, state: dict, where: str) -> tuple[GanConfig, RunConfig]:
@@ -129,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             ckpt, state = checkpoint.find(output)
             model_config, run = resumed_run(args, state, str(ckpt))
         else:
-            model_config, run = new_run(args, threads=args.threads or 0)
+            model_config, run = new_run(args)
         if isinstance(place, paddle.CPUPlace):
             run = dataclasses.replace(run, threads=set_cpu_threads(run.threads))
         load = functools.partial(load_dataset, args.data_dir, verify=not args.no_verify,

@@ -227,7 +227,7 @@ def test_resume_keeps_the_fixed_run_settings_and_may_change_the_others():
                                    ("--batch-size", "64", "128")):
         with pytest.raises(UserError, match=f"{flag} {value} differs from the run's {run_value}"):
             train.resumed_run(train.parse_args(["--resume", flag, value]), state, "ckpt")
-    _, run = train.new_run(train.parse_args(["--g-noise", "fresh", "--seed", "4"]), threads=3)
+    _, run = train.new_run(train.parse_args(["--g-noise", "fresh", "--seed", "4", "--threads", "3"]))
     assert (run.g_noise, run.seed, run.threads) == ("fresh", 4, 3)
 
 
