@@ -23,8 +23,8 @@ def export(session: Session, directory: Path, step: int) -> Path:
     """Save ``session``'s inference Program and the generator weights it reads."""
     infer = session.programs.steps["infer"]
     if onednn.has_rewritten_ops(infer.program):
-        raise RuntimeError("the inference Program holds oneDNN-only ops (Session rewrote its "
-                           "convolutions); build it without the oneDNN rewrite to export")
+        raise RuntimeError("the inference Program holds oneDNN-only ops (the oneDNN rewrite "
+                           "changed its convolutions); build it without the rewrite to export")
     directory.mkdir(parents=True, exist_ok=True)
     # save_inference_model reads parameter values from the global scope: point it at ours.
     with paddle.static.scope_guard(session.scope):
