@@ -112,9 +112,14 @@ class GanConfig:
                                    "(0: off)", STABILISATION, NON_NEGATIVE)
     spectral_norm: bool = setting(False, "spectral normalisation of D's weights (one power "
                                          "iteration per step)", STABILISATION)
+    label_smoothing: float = setting(0.0, "one-sided label smoothing: D's target for real "
+                                          "images is 1 minus this (bce only)", STABILISATION,
+                                     BELOW_ONE)
 
     def __post_init__(self) -> None:
         check(self)
+        if self.label_smoothing > 0 and self.loss != "bce":
+            raise UserError("--label-smoothing applies to --loss bce only")
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
@@ -152,7 +157,7 @@ class InfoGanConfig(GanConfig):
                                          NON_NEGATIVE)
 
     def __post_init__(self) -> None:
-        check(self)
+        super().__post_init__()
         real_image_terms = self.lambda_real_mi > 0 or self.lambda_consistency > 0
         if real_image_terms and self.q_step != "d":
             raise UserError("--lambda-real-mi and --lambda-consistency train Q on real images "

@@ -25,13 +25,14 @@ def _bce(logits: paddle.pir.Value, target: float) -> paddle.pir.Value:
 
 
 def d_loss(real_logits: paddle.pir.Value, fake_logits: paddle.pir.Value,
-           kind: str = "bce") -> paddle.pir.Value:
+           kind: str = "bce", label_smoothing: float = 0.0) -> paddle.pir.Value:
     """bce: -E[log D(x)] - E[log(1 - D(G(z)))]; hinge: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
-    (D(.) the logit)."""
+    (D(.) the logit). ``label_smoothing`` (bce): real images' target is 1 minus it, fakes' stays 0
+    (one-sided, Salimans et al. 2016), so D is never rewarded for certainty about real data."""
     _check(kind)
     if kind == "hinge":
         return paddle.mean(F.relu(1.0 - real_logits)) + paddle.mean(F.relu(1.0 + fake_logits))
-    return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+    return _bce(real_logits, 1.0 - label_smoothing) + _bce(fake_logits, 0.0)
 
 
 def g_loss(fake_logits: paddle.pir.Value, kind: str = "bce") -> paddle.pir.Value:
@@ -47,7 +48,7 @@ def d_terms(real: paddle.pir.Value, real_logits: paddle.pir.Value,
     """The D step's adversarial terms for a model config, by name: ``d_loss`` (of
     ``config.loss``) and, when ``config.r1_gamma`` is set, ``r1``. Their sum is what D minimises
     besides any model-specific term; the names double as the logged fetches."""
-    terms = {"d_loss": d_loss(real_logits, fake_logits, config.loss)}
+    terms = {"d_loss": d_loss(real_logits, fake_logits, config.loss, config.label_smoothing)}
     if config.r1_gamma:
         terms["r1"] = r1_penalty(real, real_logits, config.r1_gamma)
     return terms

@@ -7,6 +7,7 @@ import pytest
 
 import programs
 from paddle_gan import latent, losses
+from paddle_gan.cli import UserError
 from paddle_gan.graph import new_step
 from paddle_gan.networks import mlp_discriminator
 from paddle_gan.session import Session
@@ -34,6 +35,25 @@ def test_hinge_losses_on_hand_made_logits():
     # max(0, 1 - r): 0, 1.5, 0.7, 0; max(0, 1 + f): 0, 1.5, 0.3, 0; -f: 2, -0.5, 0.7, 1
     assert d == pytest.approx(2.2 / 4 + 1.8 / 4, rel=1e-6)
     assert g == pytest.approx(3.2 / 4, rel=1e-6)
+
+
+def test_label_smoothing_moves_only_the_real_target():
+    real = np.array([[2.0], [-0.5], [0.3]], np.float32)
+    fake = np.array([[-2.0], [0.5], [-0.7]], np.float32)
+
+    def build(step):
+        r, f = step.data("r", [None, 1]), step.data("f", [None, 1])
+        return [losses.d_loss(r, f, "bce", label_smoothing=0.1)]
+
+    (d,) = run_static(build, {"r": real, "f": fake})
+    def log_sigmoid(x):
+        return -np.log1p(np.exp(-x.astype(np.float64)))
+
+    real_term = -np.mean(0.9 * log_sigmoid(real) + 0.1 * log_sigmoid(-real))
+    fake_term = -np.mean(log_sigmoid(-fake))
+    assert d == pytest.approx(real_term + fake_term, rel=1e-6)
+    with pytest.raises(UserError, match="applies to --loss bce only"):
+        programs.model_config("gan", loss="hinge", label_smoothing=0.1)
 
 
 class MlpD:
