@@ -8,7 +8,6 @@ import pytest
 import programs
 from paddle_gan import checkpoint
 from paddle_gan.cli import UserError
-from paddle_gan.session import Session
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import paddle
@@ -12,7 +10,7 @@ import pytest
 import scipy.stats
 
 import programs
-from conftest import ROOT, cli, ok, one_line_error
+from conftest import cli, ok, one_line_error
 
 SMOKE = ["--model", "gan", "--no-verify", "--log-every", "5", "--sample-every", "10",
          "--save-every", "10", "--batch-size", "32"]

@@ -180,7 +180,6 @@ def test_a_damaged_evaluator_cache_is_retrained_not_a_traceback(small_mnist, tmp
 def test_evaluation_is_deterministic_for_a_seed_and_has_every_metric(small_mnist, tmp_path):
     import programs
     from paddle_gan.scoring import evaluate
-    from paddle_gan.session import Session
 
     train, test = small_mnist
     evaluator = load_or_train(*train, *test, tmp_path / "cache", paddle.CPUPlace(), epochs=1)

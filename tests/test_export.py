@@ -7,7 +7,6 @@ import pytest
 
 import programs
 from paddle_gan.export import ExportedGenerator, export
-from paddle_gan.session import Session
 
 
 @pytest.mark.parametrize("kind", ["gan", "infogan"])

@@ -12,7 +12,6 @@ from paddle_gan import latent, losses
 from paddle_gan.graph import new_step
 from paddle_gan.metrics import code_label_counts, hungarian_accuracy
 from paddle_gan.networks import infogan_generator, infogan_trunk
-from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
 from programs.infogan import info_loss
 

@@ -19,7 +19,6 @@ from conftest import ROOT, write_mnist
 from paddle_gan import checkpoint, rundir
 from paddle_gan.cli import UserError
 from paddle_gan.data import Batches
-from paddle_gan.session import Session
 from paddle_gan.config import RunConfig
 from paddle_gan.trainer import Trainer
 from conftest import cli, ok, one_line_error
