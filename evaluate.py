@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
@@ -17,6 +18,7 @@ from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import load_dataset
 from paddle_gan.device import add_device_argument, place_from_args
 from paddle_gan.evaluator import default_cache_dir, load_or_train
+from paddle_gan.export import ExportedGenerator, export
 from paddle_gan.scoring import evaluate, markdown
 import programs
 
@@ -24,17 +26,23 @@ import programs
 def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
                         verify: bool = True, samples: int = 10000, seed: int = 0,
                         truncation: float = 1.0, cache_dir: str | Path | None = None,
-                        retrain: bool = False) -> dict[str, object]:
+                        retrain: bool = False, threads: int = 0) -> dict[str, object]:
     """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
-    (cached) evaluator: what ``--json`` prints."""
+    (cached) evaluator: what ``--json`` prints. The samples come from the generator exported
+    and served by Paddle Inference, as deployed; the weights are fixed here."""
     session, state, ckpt = programs.restore_session(checkpoint, place)
     dataset = state["run"]["dataset"]
     train = load_dataset(data_dir, "train", verify, dataset)
     test = load_dataset(data_dir, "test", verify, dataset)
     cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
     evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
+    with tempfile.TemporaryDirectory() as exported:
+        export(session, Path(exported), state["step"])
+        generator = ExportedGenerator(Path(exported), place, threads)
+        scores = evaluate(session, evaluator, train, test, samples, seed, truncation,
+                          dataset=dataset, generator=generator)
     return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
-            **evaluate(session, evaluator, train, test, samples, seed, truncation, dataset=dataset)}
+            **scores}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--truncation must be a positive number, got {args.truncation}")
     result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
                                  not args.no_verify, args.samples, args.seed, args.truncation,
-                                 args.cache_dir, args.retrain)
+                                 args.cache_dir, args.retrain, args.threads)
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps(result))

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     place = place_from_args(args)
     if args.model_dir:
-        generator = ExportedGenerator(Path(args.model_dir), place)
+        generator = ExportedGenerator(Path(args.model_dir), place, args.threads)
         kind, step = generator.kind, generator.meta["step"]
         output = Path(args.output) if args.output else Path(args.model_dir) / "infer"
         print(f"{kind} at step {step} (exported, {args.model_dir}):")

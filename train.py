@@ -9,19 +9,24 @@ import dataclasses
 import functools
 import json
 import os
+import shutil
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
 import paddle
 
-from paddle_gan import checkpoint, config, rundir
+from paddle_gan import checkpoint, config, restarts, rundir
 from paddle_gan.cli import HelpFormatter, UserError, add_config_argument, parse_with_config, run_cli
-from paddle_gan.config import GanConfig, RunConfig
+from paddle_gan.config import GanConfig, InfoGanConfig, RunConfig
 from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import Batches, load_dataset
 from paddle_gan.device import add_device_argument, select_place, set_cpu_threads
 from paddle_gan.metrics import categorical_accuracy
-from paddle_gan.trainer import Trainer
+from paddle_gan.session import Session
+from paddle_gan.trainer import Trainer, total_steps
 import programs
 
 
@@ -118,13 +123,76 @@ def resumed_run(args: argparse.Namespace, state: dict, where: str) -> tuple[GanC
     return model, dataclasses.replace(run, **changes)
 
 
+class Runner:
+    """Builds the Trainer of the run itself or of one of its --restarts trials: the Programs
+    once, then for each a session of its own, initialised from its seed
+    (:func:`restarts.trial_seed`)."""
+
+    def __init__(self, model_config: GanConfig, run: RunConfig,
+                 place: paddle.CPUPlace | paddle.CUDAPlace, images: np.ndarray,
+                 evaluate: Callable[[Session], dict] | None):
+        self.model = programs.build_for(model_config, place)
+        self.run = run
+        self.place = place
+        self.images = images
+        self.evaluate = evaluate
+
+    def trainer(self, trial: int, trial_steps: int | None = None,
+                dashboard: VisualDL | None = None) -> Trainer:
+        seed = restarts.trial_seed(self.run.seed, trial)
+        session = Session(self.model, self.place, seed)
+        batches = Batches(self.images, self.run.batch_size, seed)
+        return Trainer(session, batches, self.run, self.evaluate, dashboard, trial, trial_steps)
+
+    def trials(self, output: Path) -> tuple[Path, dict] | None:
+        """Train (or finish) every trial and score it. Returns the chosen trial's final
+        checkpoint and state, or None if a signal stopped a trial."""
+        scores = []
+        for trial in range(self.run.restarts):
+            trainer = self.trainer(trial, self.run.restart_steps)
+            if any(trainer.ckpt_dir.glob("step_*")):
+                trainer.resume(*checkpoint.find(trainer.ckpt_dir))
+            if trainer.step < trainer.total_steps:
+                trainer.train()
+            if trainer.step < trainer.total_steps:
+                return None
+            unlabelled = self.images[:restarts.SELECTION_IMAGES]
+            scores.append(restarts.score(trainer.session, unlabelled))
+        chosen = restarts.write_selection(output, scores, self.run.restart_steps)
+        listed = ", ".join(f"{score:.4f}" for score in scores)
+        print(f"restarts: I(c1; x) of trials 1-{len(scores)}: {listed}; continuing trial {chosen + 1}")
+        chosen_dir = restarts.trial_dir(output, chosen)
+        for log in ("metrics.jsonl", "eval.jsonl"):  # the run's logs begin with its trial's
+            if (chosen_dir / log).exists():
+                shutil.copyfile(chosen_dir / log, output / log)
+        return checkpoint.find(chosen_dir / "checkpoints")
+
+
+def check_restarts(model_config: GanConfig, run: RunConfig, steps_per_epoch: int) -> None:
+    if run.restarts == 1:
+        return
+    if not isinstance(model_config, InfoGanConfig):
+        raise UserError("--restarts chooses a trial by Q's categorical code: "
+                        "use it with --model infogan")
+    length = total_steps(run, steps_per_epoch)
+    if run.restart_steps >= length:
+        raise UserError(f"--restart-steps {run.restart_steps} leaves nothing to continue in a "
+                        f"run of {length} iterations; use fewer")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Train as the command line (or ``argv``, e.g. from a notebook) asks."""
     args = parse_args(argv)
     with rundir.claim(Path(args.output), args.resume) as output:
         place = select_place(args.device)
+        start = None  # the checkpoint the run itself continues from
         if args.resume:
-            ckpt, state = checkpoint.find(output)
+            if restarts.in_trials(output):
+                # every trial's checkpoints record the run's settings
+                ckpt, state = checkpoint.find(restarts.trial_dir(output, 0))
+            else:
+                ckpt, state = checkpoint.find(output)
+                start = (ckpt, state)
             model_config, run = resumed_run(args, state, str(ckpt))
         else:
             model_config, run = new_run(args)
@@ -133,19 +201,24 @@ def main(argv: list[str] | None = None) -> None:
         load = functools.partial(load_dataset, args.data_dir, verify=not args.no_verify,
                                  name=run.dataset)
         images, _ = load(split="train")
-        batches = Batches(images, run.batch_size, run.seed)
+        check_restarts(model_config, run, len(images) // run.batch_size)
         print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
                                      **dataclasses.asdict(run)}))
-        session = programs.new_session(model_config, place, run.seed)
         evaluate = None
-        if "encode" in session.programs.steps:
+        if isinstance(model_config, InfoGanConfig):
             test_images, test_labels = load(split="test")
             evaluate = functools.partial(categorical_accuracy, images=test_images, labels=test_labels)
+        runner = Runner(model_config, run, place, images, evaluate)
+        if start is None and run.restarts > 1:
+            start = runner.trials(output)
+            if start is None:
+                return  # a signal stopped a trial; it printed how to resume
+        trial = 0 if start is None else start[1]["trial"]
         with contextlib.ExitStack() as stack:
             dashboard = None if args.visualdl is None else stack.enter_context(VisualDL(args.visualdl))
-            trainer = Trainer(session, batches, run, evaluate, dashboard)
-            if args.resume:
-                trainer.resume(ckpt, state)
+            trainer = runner.trainer(trial, dashboard=dashboard)
+            if start is not None:
+                trainer.resume(*start)
             last = trainer.train()
         print(f"done: step {trainer.step}, checkpoint {last}, samples in {output / 'samples'}")
 

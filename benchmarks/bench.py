@@ -3,7 +3,8 @@
 
 Times full training iterations exactly as train.py runs them (one D step and one G step,
 data fed from an in-memory MNIST-shaped array, noise drawn on the host) after a warm-up, or
-with ``--infer`` the inference Program alone. Prints one JSON line. Building the Programs,
+with ``--infer`` the inference Program alone (``--predictor``: the exported generator served by
+Paddle Inference). Prints one JSON line. Building the Programs,
 running the startup Program and making the data are timed separately (``build_s``).
 """
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Iterator
 
 import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
@@ -21,6 +25,7 @@ import paddle
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches
 from paddle_gan.device import add_device_argument, select_place, set_cpu_threads
+from paddle_gan.export import ExportedGenerator, export
 from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
 import programs
@@ -34,11 +39,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
     add_device_argument(p)
     p.add_argument("--infer", action="store_true", help="time the inference Program alone")
+    p.add_argument("--predictor", action="store_true",
+                   help="with --infer: time the exported generator served by Paddle Inference "
+                        "(infer.py --model-dir, evaluate.py) instead of the inference Program")
     p.add_argument("--native-conv", action="store_true",
                    help="keep Paddle's native CPU convolutions instead of oneDNN's (to compare)")
     args = p.parse_args(argv)
     if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
         raise UserError("--batch-size and --steps must be positive, --warmup not negative")
+    if args.predictor and not args.infer:
+        raise UserError("--predictor serves the generator: use it with --infer")
 
     started = time.perf_counter()
     place = select_place(args.device)
@@ -58,7 +68,16 @@ def main(argv: list[str] | None = None) -> None:
             yield from batches.epoch(epoch)
             epoch += 1
 
-    if args.infer:
+    if args.infer and args.predictor:
+        z = session.programs.latent.sample(rng, args.batch_size)
+        exported = Path(tempfile.mkdtemp(prefix="bench-export-"))
+        generator = ExportedGenerator(export(session, exported, step=0), place, threads)
+        shutil.rmtree(exported)  # the predictor holds the model in memory
+        build_s = time.perf_counter() - started
+
+        def one(real: np.ndarray, fetch: bool) -> None:
+            generator(z)  # copies the images out: always synchronous
+    elif args.infer:
         z = session.programs.latent.sample(rng, args.batch_size)
 
         def one(real: np.ndarray, fetch: bool) -> None:
@@ -77,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({
         "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
         "threads": threads, "device": str(place), "native_conv": args.native_conv,
+        "predictor": args.predictor,
         "paddle": paddle.__version__,
         "it_per_s": round(args.steps / elapsed, 3),
         "samples_per_s": round(args.steps * args.batch_size / elapsed, 1),

@@ -23,11 +23,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PEER = REPO.parent / "shared" / "peers" / "torch_gan_peer.py"
 
-# name -> (model, batch size, timed steps, warm-up steps, inference only)
+# name -> (model, batch size, timed steps, warm-up steps, inference only); paddle-gan serves
+# inference as it deploys it: the exported generator through a Paddle Inference predictor
 WORKLOADS = {
     "gan": ("gan", 128, 300, 20, False),
     "infogan": ("infogan", 128, 20, 3, False),
     "infer": ("infogan", 512, 20, 3, True),
+    "infer-gan": ("gan", 512, 300, 20, True),
 }
 
 
@@ -47,6 +49,8 @@ def commands(workload: str, args: argparse.Namespace) -> tuple[list[str], list[s
               "--warmup", str(warmup), "--threads", str(args.threads)] + (["--infer"] if infer else [])
     bench = str(Path(__file__).with_name("bench.py"))
     ours = [sys.executable, bench, "--model", model, "--device", "cpu"] + common
+    if infer:
+        ours.append("--predictor")
     peer = [args.torch_python, str(args.peer), model] + common
     return ours, peer
 
@@ -75,7 +79,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=0,
                    help="math-library threads for both sides; 0: each side's default")
     p.add_argument("--steps", type=int, default=0, help="timed steps for every workload; "
-                   "0: the per-workload default (gan 300, infogan 20, infer 20)")
+                   "0: the per-workload default (gan 300, infogan 20, infer 20, infer-gan 300)")
     p.add_argument("--peer", type=Path, default=DEFAULT_PEER, help="the peer script")
     p.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", sys.executable),
                    help="interpreter with torch installed (default: $TORCH_PYTHON, else this one)")

@@ -181,6 +181,13 @@ class RunConfig:
     g_noise: str = setting("same", "the G step's noise batch: the D step's (same) or a new one "
                                    "(fresh, as the official InfoGAN code draws)", RUN,
                            choices=("same", "fresh"), fixed_on_resume=True)
+    restarts: int = setting(1, "infogan: train this many short trials from seeds derived from "
+                               "--seed and continue the one whose Q tells unlabelled training "
+                               "images apart best (highest I(c1; x), no labels); 1: no restarts",
+                            RUN, POSITIVE, fixed_on_resume=True)
+    restart_steps: int = setting(500, "iterations of each --restarts trial; the chosen trial "
+                                      "continues from there", RUN, POSITIVE,
+                                 fixed_on_resume=True)
     threads: int = setting(0, "CPU threads of Paddle's math libraries (MKL, oneDNN); 0: one per "
                               "core this process may use; the count used is recorded, since "
                               "it changes a run's numbers", DEVICE, NON_NEGATIVE)

@@ -31,16 +31,32 @@ def place_from_args(args: argparse.Namespace) -> paddle.CPUPlace | paddle.CUDAPl
     return place
 
 
-def set_cpu_threads(threads: int) -> int:
-    """Set the math-library thread count (0: the cores available to this process); returns it.
-    Process-wide, like the libraries it configures."""
+def cpu_threads(threads: int) -> int:
+    """A --threads value as a count: 0 means the cores available to this process."""
     if threads < 0:
         raise UserError(f"--threads must be 0 (all cores) or positive, got {threads}")
     if threads == 0:
-        threads = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1)
-    paddle.base.core.set_num_threads(threads)
+        return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
     return threads
+
+
+_process_threads = 1  # what set_cpu_threads last set: Paddle's own default until then
+
+
+def set_cpu_threads(threads: int) -> int:
+    """Set the math-library thread count (0: the cores available to this process); returns it.
+    Process-wide, like the libraries it configures."""
+    global _process_threads
+    _process_threads = cpu_threads(threads)
+    paddle.base.core.set_num_threads(_process_threads)
+    return _process_threads
+
+
+def reapply_cpu_threads() -> None:
+    """Set the thread count again: a Paddle Inference predictor's run leaves the math
+    libraries in another state, in which Programs run afterwards differ in the last bits."""
+    paddle.base.core.set_num_threads(_process_threads)
 
 
 def cuda_available() -> bool:

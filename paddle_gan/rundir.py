@@ -38,9 +38,12 @@ def claim(output: Path, resume: bool) -> Iterator[Path]:
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
-        ckpt_dir = output / "checkpoints"
-        if not resume and ((ckpt_dir / checkpoint.LATEST).exists() or any(ckpt_dir.glob("step_*"))):
+        # the run's own checkpoints and those of its --restarts trials
+        ckpt_dirs = [output / "checkpoints", *sorted(output.glob("restarts/trial_*/checkpoints"))]
+        held = [d for d in ckpt_dirs if (d / checkpoint.LATEST).exists() or any(d.glob("step_*"))]
+        if held and not resume:
             raise UserError(f"{output} already holds a run; pass --resume to continue it "
                             "or choose another --output")
-        checkpoint.remove_stale_temporaries(ckpt_dir)
+        for ckpt_dir in ckpt_dirs:
+            checkpoint.remove_stale_temporaries(ckpt_dir)
         yield output

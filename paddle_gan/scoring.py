@@ -20,16 +20,19 @@ Scores come from a classifier trained on the generators' own training set (cache
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from paddle_gan import latent
 from paddle_gan.data import DATASETS
 from paddle_gan.evaluator import FEATURES, Evaluator
+from paddle_gan.graph import Latent
 from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
 from paddle_gan.session import Session
+
+Generator = Callable[[np.ndarray], np.ndarray]  # z -> images
 
 
 def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.ndarray, FeatureStats]:
@@ -49,17 +52,17 @@ def scores(probs: np.ndarray, prefix: str) -> dict[str, object]:
             "class_histogram": histogram.tolist(), "class_entropy": histogram_entropy(histogram)}
 
 
-def generated(session: Session, n: int, batch_size: int, rng: np.random.Generator,
-              c1: int | None = None, truncation: float = 1.0) -> Iterator[np.ndarray]:
-    """``n`` samples from the inference Program, optionally all with InfoGAN's c1 fixed and
-    the noise truncated."""
+def generated(generator: Generator, model_latent: Latent, n: int, batch_size: int,
+              rng: np.random.Generator, c1: int | None = None,
+              truncation: float = 1.0) -> Iterator[np.ndarray]:
+    """``n`` samples, optionally all with InfoGAN's c1 fixed and the noise truncated."""
     for start in range(0, n, batch_size):
-        z = session.programs.latent.sample(rng, min(batch_size, n - start))
+        z = model_latent.sample(rng, min(batch_size, n - start))
         if truncation < 1:
-            z = latent.truncate(rng, z, session.programs.latent.noise, truncation)
+            z = latent.truncate(rng, z, model_latent.noise, truncation)
         if c1 is not None:
             z = latent.with_category(z, c1)
-        yield session.run("infer", {"z": z}, ("images",))["images"]
+        yield generator(z)
 
 
 def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
@@ -68,14 +71,22 @@ def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 
 def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np.ndarray],
              test: tuple[np.ndarray, np.ndarray], n: int, seed: int, truncation: float = 1.0,
-             batch_size: int = 500, dataset: str = "mnist") -> dict[str, object]:
+             batch_size: int = 500, dataset: str = "mnist",
+             generator: Generator | None = None) -> dict[str, object]:
     """Every metric for the model in ``session``, plus the real-data reference; generated
-    samples have their noise truncated at ``truncation`` when it is below 1."""
+    samples have their noise truncated at ``truncation`` when it is below 1. They come from
+    ``generator`` (z -> images; e.g. an exported predictor of the same weights), else from the
+    session's inference Program."""
     prefix = DATASETS[dataset].metric_prefix
     rng = np.random.default_rng(seed)
+    model_latent = session.programs.latent
+    if generator is None:
+        def generator(z: np.ndarray) -> np.ndarray:
+            return session.run("infer", {"z": z}, ("images",))["images"]
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
-    probs, stats = describe(evaluator, generated(session, n, batch_size, rng, None, truncation))
+    probs, stats = describe(evaluator, generated(generator, model_latent, n, batch_size, rng, None,
+                                                    truncation))
     result = {"dataset": dataset, "samples": n, "seed": seed, "truncation": truncation,
               "evaluator_test_accuracy": evaluator.test_accuracy, **scores(probs, prefix),
               f"{prefix}_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
@@ -84,7 +95,8 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
         per_code = n // latent.CATEGORIES
         codes, predicted = [], []
         for c1 in range(latent.CATEGORIES):
-            p, _ = describe(evaluator, generated(session, per_code, batch_size, rng, c1, truncation))
+            p, _ = describe(evaluator, generated(generator, model_latent, per_code, batch_size,
+                                                   rng, c1, truncation))
             codes.append(np.full(len(p), c1))
             predicted.append(p.argmax(axis=1))
         result.update(purity(np.concatenate(predicted), np.concatenate(codes)))

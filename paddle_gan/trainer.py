@@ -24,6 +24,7 @@ from paddle_gan.config import RunConfig
 from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
+from paddle_gan.restarts import trial_dir, trial_seed
 from paddle_gan.session import Session
 
 SAMPLE_GRID = 8  # fixed-noise grids are SAMPLE_GRID x SAMPLE_GRID
@@ -51,6 +52,14 @@ def iteration(session: Session, real: np.ndarray, rng: np.random.Generator,
     return values
 
 
+def total_steps(run: RunConfig, steps_per_epoch: int) -> int:
+    """A run's length in iterations: its epochs, or --max-steps if that comes first."""
+    limit = run.epochs * steps_per_epoch
+    if run.max_steps is not None:
+        return min(limit, run.max_steps)
+    return limit
+
+
 class _StopRequest:
     """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT aborts."""
 
@@ -76,28 +85,36 @@ class Trainer:
 
     ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``;
     ``dashboard``, if given, gets the logged values, evaluations and sample grids too.
+    ``trial`` names the --restarts trial whose seed the run uses (0: the run's own); with
+    ``trial_steps``, the trainer trains that trial, in its own directory, for that long.
     """
 
     def __init__(self, session: Session, batches: Batches, run: RunConfig,
                  evaluate: Callable[[Session], dict] | None = None,
-                 dashboard: VisualDL | None = None):
+                 dashboard: VisualDL | None = None, trial: int = 0,
+                 trial_steps: int | None = None):
         self.session = session
         self.model = session.programs
         self.batches = batches
         self.run = run
         self.evaluate = evaluate
         self.dashboard = dashboard
-        self.output = Path(run.output)
-        self.ckpt_dir = self.output / "checkpoints"
-        self.rng = np.random.default_rng(run.seed)
+        self.trial = trial
+        seed = trial_seed(run.seed, trial)
+        self.rng = np.random.default_rng(seed)
         self.step = 0
         self._saved_step: int | None = None
         self._last_checkpoint: Path | None = None
-        self.fixed_z = self.model.latent.sample(np.random.default_rng([run.seed, 1]),
+        self.fixed_z = self.model.latent.sample(np.random.default_rng([seed, 1]),
                                                 SAMPLE_GRID * SAMPLE_GRID)
-        steps_per_epoch = len(batches)
-        limit = run.epochs * steps_per_epoch
-        self.total_steps = min(limit, run.max_steps) if run.max_steps else limit
+        self.total_steps = total_steps(run, len(batches))
+        self.label = self.model.config.kind
+        self.output = Path(run.output)
+        if trial_steps is not None:  # one of --restarts' trials, in a directory of its own
+            self.total_steps = trial_steps
+            self.label = f"{self.model.config.kind} trial {trial + 1}/{run.restarts}"
+            self.output = trial_dir(self.output, trial)
+        self.ckpt_dir = self.output / "checkpoints"
 
     def resume(self, ckpt: Path, state: dict) -> None:
         """Continue from a checkpoint and its state, as :func:`checkpoint.find` returned them.
@@ -108,6 +125,8 @@ class Trainer:
         self.step = self._saved_step = state["step"]
         self._last_checkpoint = ckpt
         self.rng.bit_generator.state = state["rng"]
+        if state["trial"] != self.trial:
+            raise ValueError(f"{ckpt} is trial {state['trial']}'s, not trial {self.trial}'s")
         checkpoint.discard_after(self.ckpt_dir, self.step)
         print(f"resumed from {ckpt} at step {self.step}")
 
@@ -125,6 +144,7 @@ class Trainer:
     def train(self) -> Path:
         """Run to ``total_steps``, or until SIGINT/SIGTERM; returns the last checkpoint."""
         run = self.run
+        self.output.mkdir(parents=True, exist_ok=True)
         self._truncate_logs()
         (self.output / "config.json").write_text(json.dumps(
             {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
@@ -132,7 +152,7 @@ class Trainer:
         with _StopRequest() as stop:  # held through the final save: a late signal waits for it
             with open(self.output / "metrics.jsonl", "a") as log, \
                     tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
-                         desc=self.model.config.kind, mininterval=0.5) as bar:
+                         desc=self.label, mininterval=0.5) as bar:
                 for epoch, real in self._remaining_batches():
                     self.step += 1
                     logging = self.step % run.log_every == 0 or self.step == self.total_steps
@@ -157,7 +177,7 @@ class Trainer:
                     plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png")
         if stop.requested and self.step < self.total_steps:
             print(f"stopped at step {self.step}; checkpoint {last}\n"
-                  f"resume with: python train.py --output {self.output} --resume", file=sys.stderr)
+                  f"resume with: python train.py --output {self.run.output} --resume", file=sys.stderr)
         return last
 
     def _remaining_batches(self) -> Iterator[tuple[int, np.ndarray]]:
@@ -197,7 +217,8 @@ class Trainer:
         """Checkpoint the current step, unless this process already saved (or resumed from) it."""
         if self._saved_step == self.step:
             return self._last_checkpoint
-        state = {"step": self.step, "rng": self.rng.bit_generator.state, "run": asdict(self.run)}
+        state = {"step": self.step, "rng": self.rng.bit_generator.state, "run": asdict(self.run),
+                 "trial": self.trial}
         saved = checkpoint.save(self.session, self.ckpt_dir, state, keep=self.run.keep)
         self._saved_step, self._last_checkpoint = self.step, saved
         if self.evaluate is not None:

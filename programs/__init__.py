@@ -58,11 +58,15 @@ def build(model_config: GanConfig, onednn_convolutions: bool = False) -> ModelPr
     return model
 
 
+def build_for(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPlace) -> ModelPrograms:
+    """The model built for ``place``: oneDNN convolutions on the CPU."""
+    return build(model_config, onednn_convolutions=isinstance(place, paddle.CPUPlace))
+
+
 def new_session(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPlace,
                 seed: int = 0) -> Session:
-    """The model built for ``place`` (oneDNN convolutions on the CPU) and initialised."""
-    on_cpu = isinstance(place, paddle.CPUPlace)
-    return Session(build(model_config, onednn_convolutions=on_cpu), place, seed)
+    """The model built for ``place`` and initialised."""
+    return Session(build_for(model_config, place), place, seed)
 
 
 def restore_session(path: str | Path, place: paddle.CPUPlace | paddle.CUDAPlace,

@@ -87,7 +87,7 @@ def build(config: InfoGanConfig) -> ModelPrograms:
         info, cat_nll, cont_nll = info_loss(d_step.layers, fake_features, z, config, observe=q_in_d)
         d_terms = losses.d_terms(real, real_logits, fake_logits, config)
         code_terms, code_logged = {}, {}  # the terms that tie c1 to the digits, and their logs
-        if real_terms or warped_fakes:
+        if config.lambda_consistency > 0 or warped_fakes:  # the warps, drawn for each batch
             theta = d_step.data("theta", [None, 2, 3])
         if real_terms:
             warped_features = None

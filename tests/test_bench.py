@@ -9,7 +9,8 @@ from conftest import cli, ok
 
 
 @pytest.mark.parametrize("args", [["--model", "gan"], ["--model", "infogan"],
-                                  ["--model", "infogan", "--infer"]])
+                                  ["--model", "infogan", "--infer"],
+                                  ["--model", "gan", "--infer", "--predictor"]])
 def test_bench_prints_one_json_line(args):
     result = ok(cli("benchmarks/bench.py", *args, "--steps", "3", "--warmup", "1",
                     "--batch-size", "16", "--threads", "1"))
@@ -18,3 +19,4 @@ def test_bench_prints_one_json_line(args):
     assert row["mode"] == ("infer" if "--infer" in args else "train")
     assert row["it_per_s"] > 0 and row["samples_per_s"] == pytest.approx(16 * row["it_per_s"], rel=0.01)
     assert row["threads"] == 1 and row["device"] == "Place(cpu)"
+    assert row["predictor"] == ("--predictor" in args)

@@ -167,3 +167,14 @@ def test_warped_fakes_reach_g_in_the_g_step_and_real_terms_need_q_in_the_d_step(
     for term in ("lambda_real_mi", "lambda_consistency"):
         with pytest.raises(UserError, match="use them with --q-step d"):
             programs.model_config("infogan", q_step="g", **{term: 1.0})
+
+
+@pytest.mark.parametrize("term, warped", [("lambda_real_mi", False), ("lambda_consistency", True),
+                                          ("lambda_warped_fakes", True)])
+def test_warps_are_fed_and_drawn_only_for_the_terms_that_use_them(term, warped):
+    model = programs.build(programs.model_config("infogan", **{term: 1.0}))
+    fed = {role for role in ("d_step", "g_step") if "theta" in model.steps[role].feeds}
+    drawn = {role for role, feeds in model.drawn_feeds.items() if "theta" in feeds}
+    assert fed == drawn
+    assert ("d_step" in fed) == warped
+    assert ("g_step" in fed) == (term == "lambda_warped_fakes")

@@ -1,0 +1,62 @@
+"""Label-free restarts (``--restarts N``): train N short trials, continue the most promising.
+
+Whether an InfoGAN's ten codes become the ten digits or merge two of them is settled early in
+a run, and Q shows which without labels: its mutual information between c1 and unlabelled
+real images, H(mean posterior) - mean H(posterior), is highest for the runs whose codes end
+up the digits (BENCHMARKS.md measures how early). Each trial is a run directory of its own::
+
+    <output>/restarts/trial_0/    checkpoints/, metrics.jsonl, eval.jsonl, samples/ of trial 0
+    <output>/restarts/selection.json   every trial's score and the one continued
+
+The chosen trial's final checkpoint is where the run's own ``checkpoints/`` continue from.
+Trial 0 uses the run's seed, so with ``--restarts 1`` nothing changes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from paddle_gan.metrics import code_information
+from paddle_gan.session import Session
+
+SELECTION_IMAGES = 10000  # the first training images, unlabelled, that score each trial
+SELECTION_FILE = "selection.json"
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    """The seed of trial ``trial`` of a run seeded ``seed``: the run's own for trial 0, else
+    one derived from both, so that runs with nearby seeds share no trials."""
+    if trial == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, trial]).generate_state(1)[0] % 2**31)
+
+
+def trial_dir(output: Path, trial: int) -> Path:
+    return output / "restarts" / f"trial_{trial}"
+
+
+def in_trials(output: Path) -> bool:
+    """Whether a run is still in its trials: trial 0 has a checkpoint, the run none of its own."""
+    own = any((output / "checkpoints").glob("step_*"))
+    return not own and any((trial_dir(output, 0) / "checkpoints").glob("step_*"))
+
+
+def score(session: Session, images: np.ndarray) -> float:
+    """Q's information between c1 and ``images``, in nats (at most ln 10), from no labels."""
+    probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
+    return code_information(probs)
+
+
+def write_selection(output: Path, scores: list[float], steps: int) -> int:
+    """Record every trial's score and return the chosen trial (the highest; the first on a tie)."""
+    chosen = int(np.argmax(scores))
+    record = {"metric": f"cat_real_mi on the first {SELECTION_IMAGES} training images, no labels",
+              "steps": steps, "scores": scores, "chosen": chosen}
+    path = output / "restarts" / SELECTION_FILE
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+    return chosen
