@@ -33,22 +33,31 @@ def test_compare_reports_medians_and_ratio(tmp_path):
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text("__version__ = 'stand-in'\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))  # makes `import torch` find the stand-in
-    result = run("--rounds", "3", "--workloads", "gan", "--steps", "3", "--peer",
-                 str(tmp_path / "peer.py"), env=env)
+    result = run("--rounds", "3", "--workloads", "gan", "--steps", "3", "--sides", "torch eager",
+                 "--peer", str(tmp_path / "peer.py"), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "calls").read_text().count("peer") == 3
-    rounds = re.findall(r"round (\d)/3 gan +(ours|peer)", result.stderr)
-    assert rounds == [("1", "ours"), ("1", "peer"), ("2", "peer"), ("2", "ours"),
-                      ("3", "ours"), ("3", "peer")], "sides must alternate which runs first"
-    row = next(line for line in result.stdout.splitlines() if line.startswith("| gan"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    ours = [float(v) for v in cells[5].split("/")]
-    assert cells[3] == "2000.0" and cells[6] == "1000/3000/2000"
-    assert abs(float(cells[2]) - sorted(ours)[1]) <= 0.5  # the rounds column is rounded
-    assert abs(float(cells[4].rstrip("x")) - float(cells[2]) / 2000.0) <= 0.006
+    rounds = re.findall(r"round (\d)/3 gan +(paddle-gan|torch eager)", result.stderr)
+    assert rounds == [("1", "paddle-gan"), ("1", "torch eager"), ("2", "torch eager"),
+                      ("2", "paddle-gan"), ("3", "paddle-gan"), ("3", "torch eager")], \
+        "sides must take turns at running first"
+    rows = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("| gan"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[2]] = cells
+    ours, peer = rows["paddle-gan"], rows["torch eager"]
+    assert peer[3] == "2000.0" and peer[6] == "1000/3000/2000"
+    ours_rounds = [float(v) for v in ours[6].split("/")]
+    assert abs(float(ours[3]) - sorted(ours_rounds)[1]) <= 0.5  # the rounds column is rounded
+    assert abs(float(peer[4].rstrip("x")) - float(ours[3]) / 2000.0) <= 0.006
+    assert ours[4] == "1.00x"
+    assert 5 < float(peer[5]) < float(ours[5]), "peak RSS: the stand-in peer holds no Paddle"
     assert "torch stand-in" in result.stdout
 
 
-def test_compare_skips_without_the_peer(tmp_path):
-    result = run("--peer", str(tmp_path / "absent.py"))
-    assert result.returncode == 0 and result.stdout.startswith("skipped: no peer script")
+def test_compare_skips_torch_without_the_peer(tmp_path):
+    result = run("--sides", "torch eager", "--peer", str(tmp_path / "absent.py"))
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [f"skipped torch eager: no peer script {tmp_path / 'absent.py'}",
+                                          "nothing to compare paddle-gan with"]
