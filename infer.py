@@ -74,12 +74,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.model_dir:
         generator = ExportedGenerator(Path(args.model_dir), place, args.threads)
         kind, step = generator.kind, generator.meta["step"]
+        model_config = programs.saved_config(generator.meta["model"], args.model_dir)
         output = Path(args.output) if args.output else Path(args.model_dir) / "infer"
         print(f"{kind} at step {step} (exported, {args.model_dir}):")
     else:
         run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
         session, state, ckpt = programs.restore_session(run_dir, place, args.seed)
-        kind, step = session.programs.config.kind, state["step"]
+        model_config, step = session.programs.config, state["step"]
+        kind = model_config.kind
         run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
         output = Path(args.output) if args.output else run / "infer"
         print(f"{kind} at step {step} ({ckpt}):")
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         def generator(z: np.ndarray) -> np.ndarray:
             return session.run("infer", {"z": z}, ("images",))["images"]
 
-    model_latent = programs.MODELS[kind].LATENT
+    model_latent = programs.MODELS[kind].latent_of(model_config)
     rng = np.random.default_rng(args.seed)
 
     def samples(r: np.random.Generator) -> np.ndarray:

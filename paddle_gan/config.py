@@ -38,6 +38,7 @@ POSITIVE = Rule(lambda v: 0 < v < math.inf, "> 0")
 NON_NEGATIVE = Rule(lambda v: 0 <= v < math.inf, ">= 0 and finite")
 UNIT_INTERVAL = Rule(lambda v: 0 <= v <= 1, "in [0, 1]")
 BELOW_ONE = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
+AT_LEAST_TWO = Rule(lambda v: 2 <= v < math.inf, ">= 2")
 ANY = Rule(lambda v: True, "anything")
 
 
@@ -141,6 +142,9 @@ class InfoGanConfig(GanConfig):
     q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
                                "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
                           choices=("d", "g"))
+    categories: int = setting(10, "values of the categorical code c1 (the paper's 10); above "
+                                  "10, evaluation also maps each code to its majority digit "
+                                  "(many-to-one accuracy)", OPTIMISER, AT_LEAST_TWO)
     leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
                                       "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
                                  UNIT_INTERVAL)

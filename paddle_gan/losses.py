@@ -65,22 +65,23 @@ def r1_penalty(real: paddle.pir.Value, real_logits: paddle.pir.Value,
     return 0.5 * gamma * paddle.mean(paddle.sum(paddle.square(grad), axis=1))
 
 
-def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value,
+def info_nll(q_out: paddle.pir.Value, z: paddle.pir.Value, codes: latent.Codes,
              cont_std: float = 0.0) -> tuple[paddle.pir.Value, paddle.pir.Value]:
     """The two halves of -L_I for InfoGAN's codes, as batch means (nats).
 
-    ``q_out`` is Q's 14 outputs: 10 categorical logits, the means and the log-stds of c2, c3.
+    ``q_out`` is Q's outputs, laid out as ``codes`` says: c1's logits (10 in the paper), the
+    means and the log-stds of c2, c3.
     ``cont_std`` 0 uses Q's log-stds (the article); a positive value fixes the Gaussian's std
     instead, as the official InfoGAN code does for MNIST (``fix_std``), and Q's log-std
     outputs go unused. Returns (cross-entropy of c1, Gaussian NLL of c2 and c3).
     """
-    onehot, codes = z[:, latent.CAT], z[:, latent.CONT]
-    cat_logits = q_out[:, latent.CAT_LOGITS]
-    mean, log_std = q_out[:, latent.CONT_MEANS], q_out[:, latent.CONT_LOG_STDS]
+    onehot, cont = z[:, codes.cat], z[:, codes.cont]
+    cat_logits = q_out[:, codes.cat_logits]
+    mean, log_std = q_out[:, codes.cont_means], q_out[:, codes.cont_log_stds]
     if cont_std > 0:
         log_std = paddle.full_like(mean, math.log(cont_std))
     cat_nll = paddle.mean(-paddle.sum(onehot * F.log_softmax(cat_logits, axis=1), axis=1))
-    std_err = (codes - mean) * paddle.exp(-log_std)
+    std_err = (cont - mean) * paddle.exp(-log_std)
     cont_nll = paddle.mean(paddle.sum(0.5 * std_err * std_err + log_std + HALF_LOG_2PI, axis=1))
     return cat_nll, cont_nll
 

@@ -8,29 +8,42 @@ import numpy as np
 from paddle_gan.session import Session
 
 
-def code_label_counts(pred: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+CLASSES = 10  # the digits (or Fashion-MNIST's classes)
+
+
+def code_label_counts(pred: np.ndarray, labels: np.ndarray, codes: int = CLASSES,
+                      classes: int = CLASSES) -> np.ndarray:
     """counts[code, label]: where the codes put each class. Shows what accuracy alone hides,
     e.g. two codes that share two digits half and half."""
-    for name, ids in (("code", pred), ("label", labels)):
+    for name, ids, k in (("code", pred, codes), ("label", labels, classes)):
         if len(ids) and (ids.min() < 0 or ids.max() >= k):
             raise ValueError(f"{name}s must be in 0..{k - 1}, got {ids.min()}..{ids.max()}")
-    counts = np.zeros((k, k), dtype=np.int64)
+    counts = np.zeros((codes, classes), dtype=np.int64)
     np.add.at(counts, (pred, labels), 1)
     return counts
 
 
-def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray,
-                       k: int = 10) -> tuple[float, dict[int, int]]:
+def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray, codes: int = CLASSES,
+                       classes: int = CLASSES) -> tuple[float, dict[int, int]]:
     """Accuracy of cluster ids ``pred`` under the best one-to-one cluster -> label matching.
 
     The categorical code is unsupervised, so code 3 may well mean digit 7; the Hungarian method
-    (scipy's linear_sum_assignment) finds the matching with the most agreements.
+    (scipy's linear_sum_assignment) finds the matching with the most agreements. With more
+    codes than classes, the unmatched codes' images count as errors.
     """
     from scipy.optimize import linear_sum_assignment
 
-    counts = code_label_counts(pred, labels, k)
+    counts = code_label_counts(pred, labels, codes, classes)
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(labels)), {int(r): int(c) for r, c in zip(rows, cols)}
+
+
+def many_to_one_accuracy(pred: np.ndarray, labels: np.ndarray, codes: int,
+                         classes: int = CLASSES) -> float:
+    """Accuracy when each code is read as its most common label (several codes may share a
+    digit, e.g. two styles of 7): the measure for more codes than classes."""
+    counts = code_label_counts(pred, labels, codes, classes)
+    return float(counts.max(axis=1).sum() / len(labels))
 
 
 def code_information(probs: np.ndarray) -> float:
@@ -48,10 +61,14 @@ def categorical_accuracy(session: Session, images: np.ndarray,
     code x label counts (``cat_confusion``, rows = codes), and the label-free
     ``cat_real_mi`` (``code_information``) of the same images."""
     probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
+    codes = probs.shape[1]
     pred, labels = probs.argmax(axis=1), labels.astype(np.int64)
-    accuracy, mapping = hungarian_accuracy(pred, labels)
-    return {"cat_accuracy": accuracy, "cat_real_mi": code_information(probs), "cat_mapping": mapping,
-            "cat_confusion": code_label_counts(pred, labels).tolist()}
+    accuracy, mapping = hungarian_accuracy(pred, labels, codes)
+    result = {"cat_accuracy": accuracy, "cat_real_mi": code_information(probs),
+              "cat_mapping": mapping, "cat_confusion": code_label_counts(pred, labels, codes).tolist()}
+    if codes > CLASSES:
+        result["cat_accuracy_many_to_one"] = many_to_one_accuracy(pred, labels, codes)
+    return result
 
 
 def inception_score_log(probs: np.ndarray) -> float:
@@ -121,13 +138,14 @@ def histogram_entropy(counts: np.ndarray) -> float:
     return abs(float(xlogy(p, p).sum()))  # every term is <= 0; abs also turns -0.0 into 0
 
 
-def purity(predicted: np.ndarray, codes: np.ndarray, k: int = 10) -> dict[str, object]:
-    """Purity of the samples drawn per code value: the share of all samples that fall in their
-    code's most common predicted class (each code weighted by its number of samples), the
-    same share per code, and the code -> majority-class mapping."""
+def purity(predicted: np.ndarray, codes: np.ndarray, k: int = CLASSES,
+           classes: int = CLASSES) -> dict[str, object]:
+    """Purity of the samples drawn per code value (``k`` of them): the share of all samples
+    that fall in their code's most common predicted class (each code weighted by its number
+    of samples), the same share per code, and the code -> majority-class mapping."""
     shares, mapping, in_majority = [], {}, 0
     for code in range(k):
-        counts = np.bincount(predicted[codes == code], minlength=k)
+        counts = np.bincount(predicted[codes == code], minlength=classes)
         mapping[code] = int(counts.argmax())
         in_majority += int(counts.max())
         shares.append(float(counts.max() / max(counts.sum(), 1)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import paddle
 import paddle.nn.functional as F
 
-from paddle_gan import latent
 from paddle_gan.layers import Layers
 
 MLP_Z_DIM = 100
@@ -67,9 +66,11 @@ def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
         return layers.linear("out", h, 1, _normal())
 
 
-def infogan_q_head(layers: Layers, h: paddle.pir.Value, slope: float = 0.1) -> paddle.pir.Value:
-    """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds."""
+def infogan_q_head(layers: Layers, h: paddle.pir.Value, outputs: int = 14,
+                   slope: float = 0.1) -> paddle.pir.Value:
+    """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds (a c1 of
+    K values: K + 4 outputs)."""
     with layers.prefix("Q_"):
         h = layers.linear("fc1", h, 128, _normal(), bias=False)
         h = F.leaky_relu(layers.batch_norm("bn1", h), slope)
-        return layers.linear("out", h, latent.Q_OUTPUTS, _normal())
+        return layers.linear("out", h, outputs, _normal())

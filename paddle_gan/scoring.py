@@ -28,7 +28,7 @@ from paddle_gan import latent
 from paddle_gan.data import DATASETS
 from paddle_gan.evaluator import FEATURES, Evaluator
 from paddle_gan.graph import Latent
-from paddle_gan.metrics import (FeatureStats, categorical_accuracy, frechet_distance,
+from paddle_gan.metrics import (CLASSES, FeatureStats, categorical_accuracy, frechet_distance,
                                 histogram_entropy, inception_score_log, purity)
 from paddle_gan.session import Session
 
@@ -53,15 +53,16 @@ def scores(probs: np.ndarray, prefix: str) -> dict[str, object]:
 
 
 def generated(generator: Generator, model_latent: Latent, n: int, batch_size: int,
-              rng: np.random.Generator, c1: int | None = None,
-              truncation: float = 1.0) -> Iterator[np.ndarray]:
-    """``n`` samples, optionally all with InfoGAN's c1 fixed and the noise truncated."""
+              rng: np.random.Generator, truncation: float = 1.0, codes: latent.Codes | None = None,
+              c1: int | None = None) -> Iterator[np.ndarray]:
+    """``n`` samples, with the noise truncated below 1; with InfoGAN's ``codes`` and ``c1``,
+    every sample's c1 is set to ``c1``."""
     for start in range(0, n, batch_size):
         z = model_latent.sample(rng, min(batch_size, n - start))
         if truncation < 1:
             z = latent.truncate(rng, z, model_latent.noise, truncation)
         if c1 is not None:
-            z = latent.with_category(z, c1)
+            z = codes.with_category(z, c1)
         yield generator(z)
 
 
@@ -85,21 +86,22 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
             return session.run("infer", {"z": z}, ("images",))["images"]
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
-    probs, stats = describe(evaluator, generated(generator, model_latent, n, batch_size, rng, None,
+    probs, stats = describe(evaluator, generated(generator, model_latent, n, batch_size, rng,
                                                     truncation))
     result = {"dataset": dataset, "samples": n, "seed": seed, "truncation": truncation,
               "evaluator_test_accuracy": evaluator.test_accuracy, **scores(probs, prefix),
               f"{prefix}_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
     if "encode" in session.programs.steps:
         result.update(categorical_accuracy(session, *test))
-        per_code = n // latent.CATEGORIES
-        codes, predicted = [], []
-        for c1 in range(latent.CATEGORIES):
+        codes = latent.Codes(session.programs.config.categories)
+        per_code = n // codes.categories
+        drawn, predicted = [], []
+        for c1 in range(codes.categories):
             p, _ = describe(evaluator, generated(generator, model_latent, per_code, batch_size,
-                                                   rng, c1, truncation))
-            codes.append(np.full(len(p), c1))
+                                                   rng, truncation, codes, c1))
+            drawn.append(np.full(len(p), c1))
             predicted.append(p.argmax(axis=1))
-        result.update(purity(np.concatenate(predicted), np.concatenate(codes)))
+        result.update(purity(np.concatenate(predicted), np.concatenate(drawn), codes.categories))
     reference = scores(test_probs, prefix)
     del reference["class_histogram"]
     train_vs_test = frechet_distance(*train_stats.mean_cov(), *test_stats.mean_cov())
@@ -124,6 +126,9 @@ def markdown(result: dict) -> str:
                  ("c1 information on the test images, label-free (nats; max 2.303)",
                   f"{result['cat_real_mi']:.4f}", "-"),
                  ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
+        if "cat_accuracy_many_to_one" in result:
+            rows.insert(-2, ("c1 accuracy, each code read as its majority digit",
+                             f"{result['cat_accuracy_many_to_one']:.4f}", "1"))
     head = f"{result['model']} step {result['step']}"
     lines = [f"| metric | {head} | real {name} |", "|---|---|---|"]
     lines += [f"| {label} | {value} | {real} |" for label, value, real in rows]
@@ -132,8 +137,8 @@ def markdown(result: dict) -> str:
                  f"evaluator test accuracy {result['evaluator_test_accuracy']:.4f}.")
     if "cat_confusion" in result:
         lines += ["", "Test images per c1 code (rows) and label (columns); the code's match in bold:",
-                  "", "| code | " + " | ".join(map(str, range(latent.CATEGORIES))) + " |",
-                  "|---" * (latent.CATEGORIES + 1) + "|"]
+                  "", "| code | " + " | ".join(map(str, range(CLASSES))) + " |",
+                  "|---" * (CLASSES + 1) + "|"]
         mapping = {int(c): label for c, label in result["cat_mapping"].items()}  # JSON: str keys
         for code, counts in enumerate(result["cat_confusion"]):
             cells = [f"**{n}**" if label == mapping.get(code) else str(n)

@@ -1,7 +1,7 @@
 """One module per model, each building that model's set of Programs.
 
-Each module has ``Config`` (its settings, :mod:`paddle_gan.config`), ``LATENT`` (its latent
-input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
+Each module has ``Config`` (its settings, :mod:`paddle_gan.config`), ``latent_of(config)``
+(its latent input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
 ``paddle_gan``; nothing in ``paddle_gan`` imports it.
 """
 from __future__ import annotations

@@ -20,6 +20,10 @@ def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
 LATENT = Latent(sample=sample_latent, noise=slice(0, MLP_Z_DIM))
 
 
+def latent_of(config: GanConfig) -> Latent:
+    return LATENT
+
+
 def build(config: GanConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()

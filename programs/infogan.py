@@ -25,11 +25,17 @@ from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator
                                  infogan_q_head, infogan_trunk)
 
 Config = InfoGanConfig
-LOG_CATEGORIES = math.log(latent.CATEGORIES)  # H(c1), the ceiling of the categorical L_I
-LATENT = Latent(sample=latent.sample, noise=latent.NOISE, grids={
-    "categorical": (latent.categorical_grid, latent.CATEGORIES, 10),
-    "traverse_c2": (functools.partial(latent.traversal_grid, code=0), latent.CATEGORIES, 10),
-    "traverse_c3": (functools.partial(latent.traversal_grid, code=1), latent.CATEGORIES, 10)})
+
+
+def latent_of(config: InfoGanConfig) -> Latent:
+    """z for a c1 of ``config.categories`` values, and the grids infer.py draws: one row per
+    value of c1."""
+    codes = latent.Codes(config.categories)
+    rows = codes.categories
+    return Latent(sample=codes.sample, noise=latent.NOISE, grids={
+        "categorical": (codes.categorical_grid, rows, 10),
+        "traverse_c2": (functools.partial(codes.traversal_grid, code=0), rows, 10),
+        "traverse_c3": (functools.partial(codes.traversal_grid, code=1), rows, 10)})
 
 
 def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
@@ -39,8 +45,11 @@ def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
 
     When exactly one lambda is 0, Q runs twice in the step that trains it (on the features and
     on their detached copy), so its BN running statistics move twice per step."""
+    codes = latent.Codes(config.categories)
+
     def q_nll(h):
-        return losses.info_nll(infogan_q_head(layers, h, config.leaky_slope), z, config.cont_std)
+        q_out = infogan_q_head(layers, h, codes.q_outputs, config.leaky_slope)
+        return losses.info_nll(q_out, z, codes, config.cont_std)
 
     loss, cat_nll, cont_nll = 0.0, None, None
     if config.lambda_cat > 0 or config.lambda_cont > 0:
@@ -62,8 +71,9 @@ def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
 
 def cat_log_probs(layers, features, config: InfoGanConfig) -> paddle.pir.Value:
     """log Q(c1 | x) from trunk features."""
-    q_out = infogan_q_head(layers, features, config.leaky_slope)
-    return F.log_softmax(q_out[:, latent.CAT_LOGITS], axis=1)
+    codes = latent.Codes(config.categories)
+    q_out = infogan_q_head(layers, features, codes.q_outputs, config.leaky_slope)
+    return F.log_softmax(q_out[:, codes.cat_logits], axis=1)
 
 
 def build(config: InfoGanConfig) -> ModelPrograms:
@@ -74,10 +84,12 @@ def build(config: InfoGanConfig) -> ModelPrograms:
     d_nets, g_nets = (("D_", "Q_"), ("G_",)) if q_in_d else (("D_",), ("G_", "Q_"))
     real_terms = config.lambda_real_mi > 0 or config.lambda_consistency > 0
     warped_fakes = config.lambda_warped_fakes > 0
+    codes = latent.Codes(config.categories)
+    log_categories = math.log(config.categories)  # H(c1), the ceiling of the categorical L_I
 
     with new_step(startup, update_stats=d_nets, spectral_norm=sn,
                   second_order=config.r1_gamma > 0) as d_step:
-        real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, latent.DIM])
+        real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, codes.dim])
         real.stop_gradient = config.r1_gamma == 0
         fake = infogan_generator(d_step.layers, z).detach()
         real_features = trunk(d_step.layers, real)
@@ -107,18 +119,18 @@ def build(config: InfoGanConfig) -> ModelPrograms:
             warped_info, warped_cat_nll, _ = info_loss(
                 d_step.layers, trunk(d_step.layers, warp(fake, theta)), z, config, observe=False)
             code_terms["warped_fakes"] = config.lambda_warped_fakes * warped_info
-            code_logged["warped_li_cat"] = LOG_CATEGORIES - warped_cat_nll
+            code_logged["warped_li_cat"] = log_categories - warped_cat_nll
         d_loss = sum(d_terms.values()) + info + sum(code_terms.values())
         minimize_adam(d_step, d_loss, d_nets, config.lr_d, config.beta1)
         d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
         d_step.fetches.update(code_logged)
         d_logged = list(d_terms) + list(code_logged)
         if q_in_d:  # L_I is logged from the step that trains Q
-            d_step.fetches.update(li_cat=LOG_CATEGORIES - cat_nll, cont_nll=cont_nll)
+            d_step.fetches.update(li_cat=log_categories - cat_nll, cont_nll=cont_nll)
             d_logged += ["li_cat", "cont_nll"]
 
     with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
-        z = g_step.data("z", [None, latent.DIM])
+        z = g_step.data("z", [None, codes.dim])
         fake = infogan_generator(g_step.layers, z)
         features = trunk(g_step.layers, fake)
         g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
@@ -132,21 +144,22 @@ def build(config: InfoGanConfig) -> ModelPrograms:
         g_step.fetches.update(g_loss=g_loss, fake=fake)
         g_logged = ["g_loss"]
         if not q_in_d:
-            g_step.fetches.update(li_cat=LOG_CATEGORIES - cat_nll, cont_nll=cont_nll)
+            g_step.fetches.update(li_cat=log_categories - cat_nll, cont_nll=cont_nll)
             g_logged += ["li_cat", "cont_nll"]
 
     with new_step(startup, training=False) as infer:
-        z = infer.data("z", [None, latent.DIM])
+        z = infer.data("z", [None, codes.dim])
         infer.fetches.update(images=infogan_generator(infer.layers, z))
 
     with new_step(startup, training=False, spectral_norm=sn) as encode:
         real = encode.data("real", [None, IMAGE_PIXELS])
-        q_out = infogan_q_head(encode.layers, trunk(encode.layers, real), config.leaky_slope)
-        encode.fetches.update(cat_probs=F.softmax(q_out[:, latent.CAT_LOGITS], axis=1),
-                              cont_mean=q_out[:, latent.CONT_MEANS])
+        q_out = infogan_q_head(encode.layers, trunk(encode.layers, real), codes.q_outputs,
+                               config.leaky_slope)
+        encode.fetches.update(cat_probs=F.softmax(q_out[:, codes.cat_logits], axis=1),
+                              cont_mean=q_out[:, codes.cont_means])
 
     logged = {"d_step": tuple(d_logged), "g_step": tuple(g_logged)}
     drawn = {role: {"theta": random_affine} for role, step in (("d_step", d_step), ("g_step", g_step))
              if "theta" in step.feeds}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, latent=LATENT, logged=logged, drawn_feeds=drawn)
+                         config=config, latent=latent_of(config), logged=logged, drawn_feeds=drawn)

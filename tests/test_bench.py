@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import cli, ok
+from conftest import cli, ok, write_mnist
 
 
 @pytest.mark.parametrize("args", [["--model", "gan"], ["--model", "infogan"],
@@ -31,3 +31,20 @@ def test_the_paddle_eager_peer_prints_one_json_line(args):
     assert row["model"] == args[0] and row["to_static"] == ("--to-static" in args)
     assert row["mode"] == ("infer" if "--infer" in args else "train")
     assert row["samples_per_s"] == pytest.approx(16 * row["it_per_s"], rel=0.01)
+
+
+def test_seeds_trains_evaluates_and_draws_each_seed_into_one_table(tmp_path):
+    data = write_mnist(tmp_path / "mnist", n_train=160)
+    out = tmp_path / "seeds"
+    result = ok(cli("benchmarks/seeds.py", "--seeds", "3", "--output", str(out), "--samples", "20",
+                    "--data-dir", str(data), "--no-verify", "--cache-dir", str(tmp_path / "cache"),
+                    "--", "--batch-size", "16", "--max-steps", "2"))
+    evaluation = json.loads((out / "seed-3" / "evaluation.json").read_text())
+    assert evaluation["step"] == 2
+    config = json.loads((out / "seed-3" / "config.json").read_text())
+    assert config["run"]["seed"] == 3 and config["run"]["threads"] == 1
+    assert (out / "seed-3" / "infer" / "categorical.png").is_file()
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| 3 |"))
+    assert row.split("|")[2].strip() == f"{evaluation['cat_accuracy']:.4f}"
+    assert f"median c1 accuracy {evaluation['cat_accuracy']:.4f}" in result.stdout
+    assert (out / "summary.md").read_text().strip() == result.stdout.strip()

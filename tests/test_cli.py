@@ -143,6 +143,25 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert figure.is_file()
 
 
+def test_a_categorical_code_of_twenty_values_trains_draws_and_evaluates(tmp_path, mnist_dir):
+    run = tmp_path / "k20"
+    ok(cli("train.py", "--model", "infogan", "--categories", "20", "--no-verify", "--data-dir",
+           str(mnist_dir), "--batch-size", "16", "--max-steps", "2", "--output", str(run)))
+    ok(cli("infer.py", "--checkpoint", str(run)))
+    from matplotlib.image import imread
+    rows = imread(run / "infer" / "categorical.png").shape[0]
+    ten_rows = imread(run / "infer" / "samples.png").shape[0] * 10 / 8  # samples: 8 rows
+    assert rows == pytest.approx(2 * ten_rows, rel=0.02), "one row per value of c1"
+    result = json.loads(ok(cli("evaluate.py", "--checkpoint", str(run), "--no-verify",
+                               "--data-dir", str(mnist_dir), "--samples", "40", "--cache-dir",
+                               str(tmp_path / "cache"), "--json")).stdout.strip().splitlines()[-1])
+    confusion = np.array(result["cat_confusion"])
+    assert confusion.shape == (20, 10) and len(result["cat_purity_per_code"]) == 20
+    majority = confusion.max(axis=1).sum() / confusion.sum()
+    assert result["cat_accuracy_many_to_one"] == pytest.approx(majority)
+    assert result["cat_accuracy"] <= result["cat_accuracy_many_to_one"]
+
+
 def test_stabilisation_flags_train_resume_and_truncated_infer(tmp_path):
     """The stabilisation flags reach the model config and survive --resume; infer.py takes
     --truncation; a contradicting flag on resume is refused."""

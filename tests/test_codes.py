@@ -106,7 +106,7 @@ def test_the_d_step_terms_equal_a_dygraph_trunk_and_q_on_scipy_warped_images():
     assert set(session.programs.drawn_feeds) == {"d_step", "g_step"}
     rng = np.random.default_rng(3)
     real = rng.random((BATCH, 784), dtype=np.float32)
-    z = latent.sample(rng, BATCH)
+    z = latent.Codes().sample(rng, BATCH)
     theta = random_affine(rng, BATCH)
     params = session.read(session.programs.parameter_names())
     out = session.run("d_step", {"real": real, "z": z, "theta": theta},
@@ -125,7 +125,7 @@ def test_the_d_step_terms_equal_a_dygraph_trunk_and_q_on_scipy_warped_images():
     assert float(out["real_mi"]) == pytest.approx(numpy_real_mi(log_p), abs=1e-4)
     kl = np.mean(np.sum(np.exp(log_p) * (log_p - log_warped), axis=1))
     assert float(out["consistency"]) == pytest.approx(kl, abs=1e-4)
-    cross_entropy = -log_softmax(warped_fake_q)[np.arange(BATCH), z[:, latent.CAT].argmax(1)].mean()
+    cross_entropy = -log_softmax(warped_fake_q)[np.arange(BATCH), z[:, latent.Codes().cat].argmax(1)].mean()
     assert float(out["warped_li_cat"]) == pytest.approx(math.log(10) - cross_entropy, abs=1e-4)
 
 
@@ -136,7 +136,7 @@ def after_one_step(config, role: str) -> dict[str, np.ndarray]:
     session = programs.new_session(config, paddle.CPUPlace(), seed=6)
     names = session.programs.steps[role].layers.names
     rng = np.random.default_rng(8)
-    feed = {"real": rng.random((BATCH, 784), dtype=np.float32), "z": latent.sample(rng, BATCH),
+    feed = {"real": rng.random((BATCH, 784), dtype=np.float32), "z": latent.Codes().sample(rng, BATCH),
             "theta": random_affine(rng, BATCH)}
     step_feeds = session.programs.steps[role].feeds
     session.run(role, {k: v for k, v in feed.items() if k in step_feeds})

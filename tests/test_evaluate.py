@@ -83,6 +83,22 @@ def test_histogram_entropy_and_purity_on_synthetic_labels():
     assert unequal["cat_purity"] == pytest.approx(5 / 6)
 
 
+def test_more_codes_than_digits_one_to_one_and_many_to_one():
+    """20 codes, each digit split over two of them: one-to-one matching can credit only one
+    code per digit, reading each code as its majority digit credits both."""
+    from paddle_gan.metrics import hungarian_accuracy, many_to_one_accuracy
+
+    labels = np.repeat(np.arange(10), 20)
+    codes = labels * 2 + np.tile(np.repeat([0, 1], 10), 10)  # digit d -> codes 2d and 2d + 1
+    codes[0] = 1  # one image of digit 0 in code 1: still digit 0's code
+    accuracy, mapping = hungarian_accuracy(codes, labels, codes=20)
+    assert accuracy == pytest.approx(101 / 200) and len(mapping) == 10
+    assert many_to_one_accuracy(codes, labels, codes=20) == pytest.approx(1.0)
+    codes[1] = 3  # an image of digit 0 in digit 1's code 3
+    assert many_to_one_accuracy(codes, labels, codes=20) == pytest.approx(199 / 200)
+    assert purity(labels, codes, k=20)["cat_purity"] == pytest.approx(199 / 200)
+
+
 def test_counts_refuse_ids_out_of_range_instead_of_wrapping():
     from paddle_gan.metrics import code_label_counts, hungarian_accuracy
 

@@ -25,7 +25,7 @@ def infogan():
 
 def inputs(seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.random((BATCH, 784), dtype=np.float32), latent.sample(rng, BATCH)
+    return rng.random((BATCH, 784), dtype=np.float32), latent.Codes().sample(rng, BATCH)
 
 
 def test_every_program_output_has_its_shape(infogan):
@@ -204,9 +204,9 @@ def test_g_step_noise_is_the_d_steps_or_a_fresh_draw(infogan, fresh):
     real, _ = inputs(5)
     iteration(Recorder(), real, np.random.default_rng(7), fetch=False, fresh_g_noise=fresh)
     expected = np.random.default_rng(7)
-    first = latent.sample(expected, BATCH)
+    first = latent.Codes().sample(expected, BATCH)
     np.testing.assert_array_equal(fed["d_step"], first)
-    np.testing.assert_array_equal(fed["g_step"], latent.sample(expected, BATCH) if fresh else first)
+    np.testing.assert_array_equal(fed["g_step"], latent.Codes().sample(expected, BATCH) if fresh else first)
 
 
 def test_d_step_applies_the_slope_in_the_trunk_and_q_head():
@@ -228,16 +228,18 @@ def test_d_step_applies_the_slope_in_the_trunk_and_q_head():
     assert not np.allclose(out["real_logits"], other, atol=1e-4)
     log_probs = q_logits - q_logits.max(1, keepdims=True)
     log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
-    cross_entropy = -log_probs[np.arange(BATCH), z[:, latent.CAT].argmax(1)].mean()
+    cross_entropy = -log_probs[np.arange(BATCH), z[:, latent.Codes().cat].argmax(1)].mean()
     np.testing.assert_allclose(out["li_cat"], math.log(10) - cross_entropy, atol=1e-5)
 
 
-def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float) -> tuple[float, float]:
-    logits = q_out[:, :10]
+def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float,
+                   k: int = 10) -> tuple[float, float]:
+    """z = [62 noise | one-hot of k | 2 codes]; Q's outputs = [k logits | 2 means | 2 log-stds]."""
+    logits = q_out[:, :k]
     log_probs = logits - logits.max(1, keepdims=True)
     log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
-    cat = -log_probs[np.arange(len(z)), z[:, 62:72].argmax(1)].mean()
-    mean, log_std, c = q_out[:, 10:12], q_out[:, 12:14], z[:, 72:74]
+    cat = -log_probs[np.arange(len(z)), z[:, 62:62 + k].argmax(1)].mean()
+    mean, log_std, c = q_out[:, k:k + 2], q_out[:, k + 2:k + 4], z[:, 62 + k:64 + k]
     if cont_std:
         log_std = np.full_like(mean, np.log(cont_std))
     # log N(c | mean, std) = -(c - mean)^2 / (2 std^2) - log std - log(2 pi) / 2
@@ -245,20 +247,22 @@ def numpy_info_nll(q_out: np.ndarray, z: np.ndarray, cont_std: float) -> tuple[f
     return cat, -log_lik.sum(1).mean()
 
 
-@pytest.mark.parametrize("cont_std", [0.0, 1.0, 0.3])
-def test_info_nll_matches_numpy(cont_std):
+@pytest.mark.parametrize("cont_std, k", [(0.0, 10), (1.0, 10), (0.3, 10), (0.0, 20)])
+def test_info_nll_matches_numpy(cont_std, k):
     rng = np.random.default_rng(4)
-    q_out = rng.normal(0, 1.5, (32, 14)).astype(np.float32)
-    z = latent.sample(rng, 32)
+    codes = latent.Codes(k)
+    q_out = rng.normal(0, 1.5, (32, k + 4)).astype(np.float32)
+    z = codes.sample(rng, 32)
+    assert z.shape == (32, 62 + k + 2)
     paddle.enable_static()
     main, startup = paddle.static.Program(), paddle.static.Program()
     with paddle.static.program_guard(main, startup):
-        q = paddle.static.data("q", [None, 14], "float32")
-        zz = paddle.static.data("z", [None, 74], "float32")
-        cat, cont = losses.info_nll(q, zz, cont_std)
+        q = paddle.static.data("q", [None, k + 4], "float32")
+        zz = paddle.static.data("z", [None, 62 + k + 2], "float32")
+        cat, cont = losses.info_nll(q, zz, codes, cont_std)
     got = paddle.static.Executor(paddle.CPUPlace()).run(main, feed={"q": q_out, "z": z},
                                                         fetch_list=[cat, cont])
-    np.testing.assert_allclose(got, numpy_info_nll(q_out.astype(np.float64), z, cont_std),
+    np.testing.assert_allclose(got, numpy_info_nll(q_out.astype(np.float64), z, cont_std, k),
                                rtol=1e-5)
 
 
@@ -269,7 +273,7 @@ def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas, trains):
     paddle.enable_static()
     startup = paddle.static.Program()
     with new_step(startup, update_stats=trains) as step:
-        z = step.data("z", [None, latent.DIM])
+        z = step.data("z", [None, latent.Codes().dim])
         features = infogan_trunk(step.layers, infogan_generator(step.layers, z))
         loss, _, _ = info_loss(step.layers, features, z, config, observe=True)
         nets = {p: step.layers.trainable(p) for p in ("G_", "D_", "Q_")}
@@ -278,7 +282,7 @@ def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas, trains):
     exe, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
     exe.run(startup, scope=scope)
     fetch = [g for g in grads if g is not None]
-    values = iter(exe.run(step.program, feed={"z": latent.sample(np.random.default_rng(5), 16)},
+    values = iter(exe.run(step.program, feed={"z": latent.Codes().sample(np.random.default_rng(5), 16)},
                           fetch_list=fetch, scope=scope))
     largest = {p: 0.0 for p in nets}
     for grad, param in zip(grads, flat):
@@ -293,17 +297,17 @@ def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas, trains):
 
 
 def test_categorical_grid_rows_vary_c1_only():
-    z = latent.categorical_grid(np.random.default_rng(0), cols=7).reshape(10, 7, latent.DIM)
-    np.testing.assert_array_equal(z[:, :, latent.CAT].argmax(-1), np.repeat(np.arange(10)[:, None], 7, 1))
-    for part in (latent.NOISE, latent.CONT):  # noise and codes: same down each column
+    z = latent.Codes().categorical_grid(np.random.default_rng(0), cols=7).reshape(10, 7, latent.Codes().dim)
+    np.testing.assert_array_equal(z[:, :, latent.Codes().cat].argmax(-1), np.repeat(np.arange(10)[:, None], 7, 1))
+    for part in (latent.NOISE, latent.Codes().cont):  # noise and codes: same down each column
         assert np.all(z[:, :, part] == z[:1, :, part])
         assert not np.all(z[:, :, part] == z[:, :1, part])  # ... and differ across columns
 
 
 @pytest.mark.parametrize("code", [0, 1])
 def test_traversal_grid_rows_vary_c1_columns_vary_the_swept_code_only(code):
-    z = latent.traversal_grid(np.random.default_rng(1), code=code).reshape(10, 10, latent.DIM)
-    np.testing.assert_array_equal(z[:, :, latent.CAT].argmax(-1), np.repeat(np.arange(10)[:, None], 10, 1))
+    z = latent.Codes().traversal_grid(np.random.default_rng(1), code=code).reshape(10, 10, latent.Codes().dim)
+    np.testing.assert_array_equal(z[:, :, latent.Codes().cat].argmax(-1), np.repeat(np.arange(10)[:, None], 10, 1))
     swept = z[:, :, latent.NOISE_DIM + latent.CATEGORIES + code]
     np.testing.assert_allclose(swept, np.tile(np.linspace(-2, 2, 10), (10, 1)))
     other = z[:, :, latent.NOISE_DIM + latent.CATEGORIES + (1 - code)]

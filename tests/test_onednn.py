@@ -82,7 +82,7 @@ def test_training_with_onednn_tracks_native_kernels(sessions):
     native, fast = sessions
     rng = np.random.default_rng(0)
     for step in range(3):
-        real, z = rng.random((BATCH, 784), dtype=np.float32), latent.sample(rng, BATCH)
+        real, z = rng.random((BATCH, 784), dtype=np.float32), latent.Codes().sample(rng, BATCH)
         losses = []
         for s in (native, fast):
             d = s.run("d_step", {"real": real, "z": z}, ("d_loss", "li_cat"))

@@ -142,7 +142,7 @@ def test_only_the_d_step_moves_the_spectral_norm_vectors():
     u_names = [n for n in session.programs.parameter_names() if n.endswith(".u")]
     assert sorted(u_names) == ["D_conv1.u", "D_conv2.u", "D_fc3.u", "D_out.u"]
     rng = np.random.default_rng(0)
-    real, z = rng.random((8, 784), dtype=np.float32), latent.sample(rng, 8)
+    real, z = rng.random((8, 784), dtype=np.float32), latent.Codes().sample(rng, 8)
     before = session.read(u_names)
     session.run("d_step", {"real": real, "z": z})
     after_d = session.read(u_names)
@@ -156,7 +156,7 @@ def test_only_the_d_step_moves_the_spectral_norm_vectors():
 
 def test_truncation_redraws_exactly_the_out_of_range_noise():
     rng = np.random.default_rng(3)
-    z = latent.sample(rng, 64)
+    z = latent.Codes().sample(rng, 64)
     cut = latent.truncate(np.random.default_rng(4), z, latent.NOISE, 0.5)
     noise, new = z[:, latent.NOISE], cut[:, latent.NOISE]
     inside = np.abs(noise) <= 0.5
@@ -168,7 +168,7 @@ def test_truncation_redraws_exactly_the_out_of_range_noise():
 
 
 def test_truncation_keeps_shared_noise_shared():
-    grid = latent.traversal_grid(np.random.default_rng(5), code=0)  # one noise row for all
+    grid = latent.Codes().traversal_grid(np.random.default_rng(5), code=0)  # one noise row for all
     cut = latent.truncate(np.random.default_rng(6), grid, latent.NOISE, 0.3)
     assert np.all(cut[:, latent.NOISE] == cut[0, latent.NOISE])
     assert np.all(np.abs(cut[:, latent.NOISE]) <= 0.3)
@@ -179,7 +179,7 @@ def test_infogan_trains_with_every_option_on_both_kernel_sets():
     InfoGAN; the oneDNN convolutions agree with the native ones on the first D step."""
     config = programs.model_config("infogan", loss="hinge", r1_gamma=10.0, spectral_norm=True)
     rng = np.random.default_rng(7)
-    real, z = rng.random((8, 784), dtype=np.float32), latent.sample(rng, 8)
+    real, z = rng.random((8, 784), dtype=np.float32), latent.Codes().sample(rng, 8)
     first = []
     for onednn_conv in (False, True):
         session = Session(programs.build(config, onednn_convolutions=onednn_conv),
