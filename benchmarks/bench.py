@@ -22,6 +22,7 @@ import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
 import numpy as np
 import paddle
 
+from paddle_gan import config
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 from paddle_gan.data import Batches
 from paddle_gan.device import add_device_argument, select_place, set_cpu_threads
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> None:
                         "(infer.py --model-dir, evaluate.py) instead of the inference Program")
     p.add_argument("--native-conv", action="store_true",
                    help="keep Paddle's native CPU convolutions instead of oneDNN's (to compare)")
+    model_settings = p.add_argument_group("model settings (as for train.py; default: the model's)")
+    config.add_settings(p, programs.CONFIGS, {config.OPTIMISER: model_settings,
+                                              config.STABILISATION: model_settings,
+                                              config.CODES: model_settings})
     args = p.parse_args(argv)
     if min(args.batch_size, args.steps) <= 0 or args.warmup < 0:
         raise UserError("--batch-size and --steps must be positive, --warmup not negative")
@@ -54,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     place = select_place(args.device)
     threads = set_cpu_threads(args.threads) if isinstance(place, paddle.CPUPlace) else 0
     on_cpu = isinstance(place, paddle.CPUPlace)
-    model = programs.build(programs.model_config(args.model),
+    given = {}
+    for model_config in programs.CONFIGS:
+        given.update(config.given(args, model_config))
+    model = programs.build(programs.model_config(args.model, **given),
                            onednn_convolutions=on_cpu and not args.native_conv)
     session = Session(model, place, seed=0)
     rng = np.random.default_rng(0)
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({
         "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
         "threads": threads, "device": str(place), "native_conv": args.native_conv,
-        "predictor": args.predictor,
+        "predictor": args.predictor, "settings": given,
         "paddle": paddle.__version__,
         "it_per_s": round(args.steps / elapsed, 3),
         "samples_per_s": round(args.steps * args.batch_size / elapsed, 1),
