@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import cli, ok, write_mnist
+from conftest import cli, entry_point, ok, write_mnist
 
 
 @pytest.mark.parametrize("args", [["--model", "gan"], ["--model", "infogan"],
@@ -48,3 +48,16 @@ def test_seeds_trains_evaluates_and_draws_each_seed_into_one_table(tmp_path):
     assert row.split("|")[2].strip() == f"{evaluation['cat_accuracy']:.4f}"
     assert f"median c1 accuracy {evaluation['cat_accuracy']:.4f}" in result.stdout
     assert (out / "summary.md").read_text().strip() == result.stdout.strip()
+
+
+def test_flops_are_counted_from_the_built_weights_as_table_1_gives_them():
+    flops = entry_point("benchmarks/flops.py")
+    per_image = flops.iteration_flops_per_image(flops.weight_shapes())
+    # Table 1 by hand: FLOPs of one forward pass per image (a multiply-add is 2)
+    g = 2 * (74 * 1024 + 1024 * 7 * 7 * 128 + 128 * 64 * 16 * 7 * 7 + 64 * 1 * 16 * 14 * 14)
+    conv1, rest = 2 * 64 * 16 * 14 * 14, 2 * (64 * 128 * 16 * 7 * 7 + 6272 * 1024)
+    d_head, q = 2 * 1024, 2 * (1024 * 128 + 128 * 14)
+    g_first = 2 * 74 * 1024  # G's first layer: z needs no gradient
+    real = 2 * conv1 + 3 * rest + 3 * d_head  # the real (and detached fake) input: no gradient
+    assert per_image["d_step"] == g + real + real + 3 * q
+    assert per_image["g_step"] == 3 * g - g_first + 2 * (conv1 + rest + d_head + q)
