@@ -26,7 +26,7 @@ import programs
 def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
                         verify: bool = True, samples: int = 10000, seed: int = 0,
                         truncation: float = 1.0, cache_dir: str | Path | None = None,
-                        retrain: bool = False, threads: int = 0) -> dict[str, object]:
+                        retrain: bool = False) -> dict[str, object]:
     """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
     (cached) evaluator: what ``--json`` prints. The samples come from the generator exported
     and served by Paddle Inference, as deployed; the weights are fixed here."""
@@ -38,7 +38,7 @@ def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = No
     evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
     with tempfile.TemporaryDirectory() as exported:
         export(session, Path(exported), state["step"])
-        generator = ExportedGenerator(Path(exported), place, threads)
+        generator = ExportedGenerator(Path(exported), place)
         scores = evaluate(session, evaluator, train, test, samples, seed, truncation,
                           dataset=dataset, generator=generator)
     return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--truncation must be a positive number, got {args.truncation}")
     result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
                                  not args.no_verify, args.samples, args.seed, args.truncation,
-                                 args.cache_dir, args.retrain, args.threads)
+                                 args.cache_dir, args.retrain)
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(json.dumps(result))

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     place = place_from_args(args)
     if args.model_dir:
-        generator = ExportedGenerator(Path(args.model_dir), place, args.threads)
+        generator = ExportedGenerator(Path(args.model_dir), place)
         kind, step = generator.kind, generator.meta["step"]
         model_config = programs.saved_config(generator.meta["model"], args.model_dir)
         output = Path(args.output) if args.output else Path(args.model_dir) / "infer"

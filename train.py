@@ -88,16 +88,11 @@ def refuse_change(flag: str, value: object, run_value: object) -> None:
                         f"drop {flag} to resume (or start a new run in another --output)")
 
 
-def model_flags(args: argparse.Namespace) -> dict[str, float | str | bool]:
-    """The model settings given, of whichever model (a foreign one is refused later)."""
-    given = {}
-    for model_config in programs.CONFIGS:
-        given.update(config.given(args, model_config))
-    return given
-
-
 def new_run(args: argparse.Namespace) -> tuple[GanConfig, RunConfig]:
-    model = programs.model_config(args.model or programs.DEFAULT_MODEL, **model_flags(args))
+    if args.restart_steps is not None and (args.restarts or 1) == 1:
+        raise UserError("--restart-steps is the length of each --restarts trial: "
+                        "give --restarts N (N > 1) too")
+    model = programs.model_config(args.model or programs.DEFAULT_MODEL, **programs.given(args))
     return model, RunConfig(output=args.output, **config.given(args, RunConfig))
 
 
@@ -107,7 +102,7 @@ def resumed_run(args: argparse.Namespace, state: dict, where: str) -> tuple[GanC
     model = programs.saved_config(state["model"], where)
     if args.model is not None:
         refuse_change("--model", args.model, model.kind)
-    given = model_flags(args)
+    given = programs.given(args)
     programs.model_config(model.kind, **given)  # the checks a new run's flags get
     for key, value in given.items():
         refuse_change(config.flag(key), value, getattr(model, key))
@@ -154,14 +149,14 @@ class Runner:
                 trainer.resume(*checkpoint.find(trainer.ckpt_dir))
             if trainer.step < trainer.total_steps:
                 trainer.train()
-            if trainer.step < trainer.total_steps:
-                return None
+                if trainer.stopped:  # even at the trial's last step: the run was asked to stop
+                    return None
             unlabelled = self.images[:restarts.SELECTION_IMAGES]
             scores.append(restarts.score(trainer.session, unlabelled))
         chosen = restarts.write_selection(output, scores, self.run.restart_steps)
-        listed = ", ".join(f"{score:.4f}" for score in scores)
-        print(f"restarts: I(c1; x) of trials 1-{len(scores)}: {listed}; continuing trial {chosen + 1}")
         chosen_dir = restarts.trial_dir(output, chosen)
+        listed = ", ".join(f"trial_{trial} {score:.4f}" for trial, score in enumerate(scores))
+        print(f"restarts: I(c1; x) {listed}; continuing {chosen_dir}")
         for log in ("metrics.jsonl", "eval.jsonl"):  # the run's logs begin with its trial's
             if (chosen_dir / log).exists():
                 shutil.copyfile(chosen_dir / log, output / log)
@@ -188,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         start = None  # the checkpoint the run itself continues from
         if args.resume:
             if restarts.in_trials(output):
-                # every trial's checkpoints record the run's settings
-                ckpt, state = checkpoint.find(restarts.trial_dir(output, 0))
+                # the newest trial's checkpoints hold the run's settings, as last resumed
+                ckpt, state = checkpoint.find(restarts.newest_trial(output))
             else:
                 ckpt, state = checkpoint.find(output)
                 start = (ckpt, state)
@@ -201,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         load = functools.partial(load_dataset, args.data_dir, verify=not args.no_verify,
                                  name=run.dataset)
         images, _ = load(split="train")
-        check_restarts(model_config, run, len(images) // run.batch_size)
+        check_restarts(model_config, run, len(Batches(images, run.batch_size, run.seed)))
         print("config:", json.dumps({"model": model_config.to_dict(), "device": str(place),
                                      **dataclasses.asdict(run)}))
         evaluate = None

@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     place = select_place(args.device)
     threads = set_cpu_threads(args.threads) if isinstance(place, paddle.CPUPlace) else 0
     on_cpu = isinstance(place, paddle.CPUPlace)
-    given = {}
-    for model_config in programs.CONFIGS:
-        given.update(config.given(args, model_config))
+    given = programs.given(args)
     model = programs.build(programs.model_config(args.model, **given),
                            onednn_convolutions=on_cpu and not args.native_conv)
     session = Session(model, place, seed=0)
@@ -79,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.infer and args.predictor:
         z = session.programs.latent.sample(rng, args.batch_size)
         exported = Path(tempfile.mkdtemp(prefix="bench-export-"))
-        generator = ExportedGenerator(export(session, exported, step=0), place, threads)
+        generator = ExportedGenerator(export(session, exported, step=0), place)
         shutil.rmtree(exported)  # the predictor holds the model in memory
         build_s = time.perf_counter() - started
 

@@ -14,11 +14,13 @@ import argparse
 import json
 import resource
 import time
-import zlib  # noqa: F401  (before Paddle: Paddle 2.6.2 crashes in a later zlib import)
 
+import paddle_gan  # noqa: F401  (the process set-up every side gets: MKL on AMD, zlib first)
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+from paddle_gan.device import set_cpu_threads
 
 
 class MlpGenerator(nn.Layer):
@@ -82,14 +84,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0, help="0: Paddle's default")
+    p.add_argument("--threads", type=int, default=0,
+                   help="math-library threads; 0: one per core, as bench.py")
     p.add_argument("--infer", action="store_true", help="time the generator alone, eval mode")
     p.add_argument("--to-static", action="store_true",
                    help="compile the networks' forward passes with paddle.jit.to_static")
     a = p.parse_args(argv)
     paddle.set_device("cpu")
-    if a.threads:
-        paddle.base.core.set_num_threads(a.threads)
+    threads = set_cpu_threads(a.threads)
     paddle.seed(0)
     B = a.batch_size
     bce = F.binary_cross_entropy_with_logits
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         G, D = InfoGenerator(), InfoDiscriminator()
         oD = paddle.optimizer.Adam(2e-4, beta1=0.5, parameters=D.parameters())
+        # Q is in both optimisers, as in the PyTorch peer; gradients are cleared to unset (not
+        # zero, Paddle's default), so D's Adam skips Q, whose D-step gradient is never set
         oG = paddle.optimizer.Adam(1e-3, beta1=0.5,
                                    parameters=G.parameters() + D.q.parameters())
         x = paddle.rand([B, 1, 28, 28])
@@ -123,11 +127,11 @@ def main(argv: list[str] | None = None) -> None:
             z = uniform([B, 100])
             fake = G(z)
             d_loss = bce(D(x), ones) + bce(D(fake.detach()), zeros)
-            oD.clear_grad()
+            oD.clear_grad(set_to_zero=False)
             d_loss.backward()
             oD.step()
             g_loss = bce(D(G(z)), ones)
-            oG.clear_grad()
+            oG.clear_grad(set_to_zero=False)
             g_loss.backward()
             oG.step()
     else:
@@ -139,14 +143,14 @@ def main(argv: list[str] | None = None) -> None:
             d_real, _ = D(x)
             d_fake, _ = D(fake.detach())
             d_loss = bce(d_real, ones) + bce(d_fake, zeros)
-            oD.clear_grad()
+            oD.clear_grad(set_to_zero=False)
             d_loss.backward()
             oD.step()
             d_fake, q = D(fake)
             mu, log_sigma = q[:, 10:12], q[:, 12:14]
             nll = (((cont - mu) / log_sigma.exp()) ** 2 / 2 + log_sigma).sum(axis=1).mean()
             g_loss = bce(d_fake, ones) + F.cross_entropy(q[:, :10], c) + 0.1 * nll
-            oG.clear_grad()
+            oG.clear_grad(set_to_zero=False)
             g_loss.backward()
             oG.step()
 
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         step()
     elapsed = time.perf_counter() - start
     print(json.dumps({"model": a.model, "mode": "infer" if a.infer else "train", "batch": B,
-                      "threads": a.threads, "to_static": a.to_static,
+                      "threads": threads, "to_static": a.to_static,
                       "paddle": paddle.__version__,
                       "it_per_s": round(a.steps / elapsed, 3),
                       "samples_per_s": round(a.steps * B / elapsed, 1),

@@ -5,8 +5,8 @@ seed, then one Markdown table with the median and the worst seed.
 ``python benchmarks/seeds.py --seeds 10 11 12 13 14 --jobs 2 --threads 1 --output runs/x --
 --lambda-real-mi 1`` runs ``train.py --model infogan --seed S --threads 1 --output
 runs/x/seed-S --lambda-real-mi 1`` for each seed, two at a time, then ``evaluate.py`` and
-``infer.py`` on each run; a run that already has a checkpoint is resumed, one that finished is
-only evaluated. Everything after ``--`` goes to train.py. Writes ``<output>/summary.md`` and
+``infer.py`` on each run; a run that already has a checkpoint is resumed (a finished one
+trains no further). Everything after ``--`` goes to train.py. Writes ``<output>/summary.md`` and
 prints it; each run keeps its ``evaluation.json``, ``train.log`` and ``infer/*.png``. Look at
 each ``categorical.png``: a table cannot say whether every digit has a code of its own.
 """
@@ -20,6 +20,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from paddle_gan.data import DATASETS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,8 +37,9 @@ def run_seed(seed: int, args: argparse.Namespace, train_flags: list[str]) -> dic
     data += ["--no-verify"] if args.no_verify else []
     train = [sys.executable, str(REPO / "train.py"), "--model", "infogan", "--seed", str(seed),
              "--threads", str(args.threads), "--output", str(out), *data, *train_flags]
-    if (out / "checkpoints").exists() or (out / "restarts").exists():
-        train.append("--resume")
+    saved = [*out.glob("checkpoints/step_*"), *out.glob("restarts/trial_*/checkpoints/step_*")]
+    if saved:
+        train.append("--resume")  # a finished run resumes to its end at once
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(out / "train.log", "a") as log:
@@ -64,12 +67,13 @@ def run_seed(seed: int, args: argparse.Namespace, train_flags: list[str]) -> dic
 def summary(rows: list[dict], command: str) -> str:
     accuracies = [row["evaluation"]["cat_accuracy"] for row in rows]
     lines = [f"`{command}`", "",
-             "| seed | c1 accuracy | cat_real_mi | c1 purity | MNIST-IS | class entropy | "
+             "| seed | c1 accuracy | cat_real_mi | c1 purity | IS (evaluator) | class entropy | "
              "step | train wall (min, this call) |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         e = row["evaluation"]
+        inception = e[f"{DATASETS[e['dataset']].metric_prefix}_is"]
         lines.append(f"| {row['run_seed']} | {e['cat_accuracy']:.4f} | {e['cat_real_mi']:.4f} | "
-                     f"{e['cat_purity']:.4f} | {e['mnist_is']:.2f} | {e['class_entropy']:.3f} | "
+                     f"{e['cat_purity']:.4f} | {inception:.2f} | {e['class_entropy']:.3f} | "
                      f"{e['step']} | {row['train_s'] / 60:.1f} |")
     lines += ["", f"median c1 accuracy {statistics.median(accuracies):.4f}, worst "
                   f"{min(accuracies):.4f}, over {len(rows)} seeds"]

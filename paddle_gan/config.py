@@ -150,7 +150,7 @@ class InfoGanConfig(GanConfig):
                                  UNIT_INTERVAL)
     lambda_real_mi: float = setting(0.0, "weight of Q's mutual information between c1 and real "
                                          "images, maximised by the D step (IMSAT): Q sorts real "
-                                         "digits confidently and evenly into the ten codes; "
+                                         "digits confidently and evenly into c1's codes; "
                                          "needs --q-step d", CODES, NON_NEGATIVE)
     lambda_consistency: float = setting(0.0, "weight of KL(Q(c1|x) || Q(c1|warped x)) on real "
                                              "images in the D step, for warps of up to 15 degrees, "

@@ -53,6 +53,11 @@ def set_cpu_threads(threads: int) -> int:
     return _process_threads
 
 
+def current_cpu_threads() -> int:
+    """The math-library thread count this process runs with."""
+    return _process_threads
+
+
 def reapply_cpu_threads() -> None:
     """Set the thread count again: a Paddle Inference predictor's run leaves the math
     libraries in another state, in which Programs run afterwards differ in the last bits."""

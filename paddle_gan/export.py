@@ -14,7 +14,7 @@ import paddle
 
 from paddle_gan import onednn
 from paddle_gan.cli import UserError
-from paddle_gan.device import cpu_threads, reapply_cpu_threads
+from paddle_gan.device import current_cpu_threads, reapply_cpu_threads
 from paddle_gan.session import Session
 
 PREFIX, META = "generator", "model.json"
@@ -42,13 +42,12 @@ class ExportedGenerator:
     """An exported generator served by Paddle Inference, as a deployment would run it:
     ``generator(z) -> images [n, 1, 28, 28]``. No Layers, no Programs of ours, no checkpoint.
 
-    On the CPU the predictor runs on oneDNN after its IR passes (fc fusion, batch norm folded
+    On the CPU the predictor runs on oneDNN, with this process's thread count, after its IR passes (fc fusion, batch norm folded
     into the (transposed) convolutions before it). The oneDNN transposed-convolution kernel
     that kept stale weights while training is safe here, where the weights never change.
     """
 
-    def __init__(self, directory: Path, place: paddle.CPUPlace | paddle.CUDAPlace,
-                 threads: int = 0) -> None:
+    def __init__(self, directory: Path, place: paddle.CPUPlace | paddle.CUDAPlace) -> None:
         try:
             self.meta = json.loads((directory / META).read_text())
         except (OSError, ValueError) as err:
@@ -66,12 +65,12 @@ class ExportedGenerator:
         else:
             config.disable_gpu()
             config.enable_mkldnn()
-            config.set_cpu_math_library_num_threads(cpu_threads(threads))
+            config.set_cpu_math_library_num_threads(current_cpu_threads())
         config.switch_ir_optim(True)
         config.disable_glog_info()
         self.predictor = paddle.inference.create_predictor(config)
-        (self._input,) = self.predictor.get_input_names()
-        (self._output,) = self.predictor.get_output_names()
+        self._input = self.predictor.get_input_names()[0]  # z
+        self._output = self.predictor.get_output_names()[0]  # the images
 
     @property
     def kind(self) -> str:

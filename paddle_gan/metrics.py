@@ -48,7 +48,7 @@ def many_to_one_accuracy(pred: np.ndarray, labels: np.ndarray, codes: int,
 
 def code_information(probs: np.ndarray) -> float:
     """Q's estimate of the mutual information between c1 and real images, H(mean p) - mean H(p)
-    over the rows p = Q(c1 | x), in nats (at most ln 10). It needs no labels: two codes that
+    over the rows p = Q(c1 | x), in nats (at most ln K for K codes). It needs no labels: two codes that
     share a digit leave Q unsure about that digit's real images, so it can hint at c1's quality
     where accuracy cannot be measured (how well it did so is in BENCHMARKS.md). The same
     formula as the log Inception Score, with Q in the classifier's place."""

@@ -66,7 +66,7 @@ def infogan_d_head(layers: Layers, h: paddle.pir.Value) -> paddle.pir.Value:
         return layers.linear("out", h, 1, _normal())
 
 
-def infogan_q_head(layers: Layers, h: paddle.pir.Value, outputs: int = 14,
+def infogan_q_head(layers: Layers, h: paddle.pir.Value, outputs: int,
                    slope: float = 0.1) -> paddle.pir.Value:
     """Q: FC 128 + BN + lReLU -> FC 14 = 10 categorical logits, 2 means, 2 log-stds (a c1 of
     K values: K + 4 outputs)."""

@@ -57,13 +57,15 @@ def loss_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
     return _save(plt, fig, ax, out_path)
 
 
-def li_curves(runs: dict[str, str | Path], out_path: str | Path) -> Path:
-    """Categorical L_I = H(c1) - CE (nats) of each run against step, with the ln 10 ceiling."""
+def li_curves(runs: dict[str, str | Path], out_path: str | Path, categories: int = 10) -> Path:
+    """Categorical L_I = H(c1) - CE (nats) of each run against step, with its ceiling ln K for
+    a c1 of K values."""
     plt, fig, ax = _figure()
     for label, metrics_path in runs.items():
         rows = [r for r in read_metrics(metrics_path) if "li_cat" in r]
         ax.plot([r["step"] for r in rows], [r["li_cat"] for r in rows], label=label, linewidth=1)
-    ax.axhline(math.log(10), color="gray", linestyle="--", linewidth=1, label="ln 10 = H(c1)")
+    ax.axhline(math.log(categories), color="gray", linestyle="--", linewidth=1,
+               label=f"ln {categories} = H(c1)")
     ax.set_ylabel("L_I, categorical part (nats)")
     return _save(plt, fig, ax, out_path)
 
@@ -75,14 +77,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", nargs="+", required=True, help="InfoGAN run directories")
     parser.add_argument("--output", default="li_curves.png", help="PNG file to write")
     args = parser.parse_args(argv)
-    runs = {}
+    runs, categories = {}, set()
     for run in map(Path, args.runs):
         metrics = run / "metrics.jsonl"
         if not metrics.is_file():
             raise UserError(f"{metrics}: not found; pass run directories written by train.py")
         config = json.loads((run / "config.json").read_text())["model"]
         runs[f"{run.name} (lambda_cat {config['lambda_cat']}, lambda_cont {config['lambda_cont']})"] = metrics
-    print(f"wrote {li_curves(runs, args.output)}")
+        categories.add(config["categories"])
+    if len(categories) > 1:
+        raise UserError(f"the runs' c1 have different sizes ({sorted(categories)}): "
+                        "plot runs of one --categories together")
+    print(f"wrote {li_curves(runs, args.output, categories.pop())}")
 
 
 if __name__ == "__main__":

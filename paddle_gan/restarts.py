@@ -1,9 +1,10 @@
 """Label-free restarts (``--restarts N``): train N short trials, continue the most promising.
 
-Whether an InfoGAN's ten codes become the ten digits or merge two of them is settled early in
-a run, and Q shows which without labels: its mutual information between c1 and unlabelled
-real images, H(mean posterior) - mean H(posterior), is highest for the runs whose codes end
-up the digits (BENCHMARKS.md measures how early). Each trial is a run directory of its own::
+Whether an InfoGAN's codes become the digits or two codes share two look-alike digits
+varies from seed to seed, and Q gives a hint without labels: its mutual information between
+c1 and unlabelled real images, H(mean posterior) - mean H(posterior), is lower where codes
+share digits. How early that hint ranks runs by their final accuracy is measured, on few
+seeds, in BENCHMARKS.md. Each trial is a run directory of its own::
 
     <output>/restarts/trial_0/    checkpoints/, metrics.jsonl, eval.jsonl, samples/ of trial 0
     <output>/restarts/selection.json   every trial's score and the one continued
@@ -44,8 +45,15 @@ def in_trials(output: Path) -> bool:
     return not own and any((trial_dir(output, 0) / "checkpoints").glob("step_*"))
 
 
+def newest_trial(output: Path) -> Path:
+    """The highest-numbered trial directory holding a checkpoint (call when :func:`in_trials`)."""
+    trials = [p for p in (output / "restarts").glob("trial_*") if p.name[6:].isdigit()
+              and any((p / "checkpoints").glob("step_*"))]
+    return max(trials, key=lambda p: int(p.name[6:]))
+
+
 def score(session: Session, images: np.ndarray) -> float:
-    """Q's information between c1 and ``images``, in nats (at most ln 10), from no labels."""
+    """Q's information between c1 and ``images``, in nats (at most ln K), from no labels."""
     probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
     return code_information(probs)
 

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from paddle_gan import latent
+from paddle_gan.cli import UserError
 from paddle_gan.data import DATASETS
 from paddle_gan.evaluator import FEATURES, Evaluator
 from paddle_gan.graph import Latent
@@ -53,17 +54,24 @@ def scores(probs: np.ndarray, prefix: str) -> dict[str, object]:
 
 
 def generated(generator: Generator, model_latent: Latent, n: int, batch_size: int,
-              rng: np.random.Generator, truncation: float = 1.0, codes: latent.Codes | None = None,
-              c1: int | None = None) -> Iterator[np.ndarray]:
-    """``n`` samples, with the noise truncated below 1; with InfoGAN's ``codes`` and ``c1``,
-    every sample's c1 is set to ``c1``."""
+              rng: np.random.Generator, truncation: float = 1.0, c1: int | None = None,
+              categories: int = latent.CATEGORIES) -> Iterator[np.ndarray]:
+    """``n`` samples, with the noise truncated below 1; with ``c1``, every sample's InfoGAN
+    c1 (of ``categories`` values) is set to it."""
     for start in range(0, n, batch_size):
         z = model_latent.sample(rng, min(batch_size, n - start))
         if truncation < 1:
             z = latent.truncate(rng, z, model_latent.noise, truncation)
         if c1 is not None:
-            z = codes.with_category(z, c1)
+            z = latent.Codes(categories).with_category(z, c1)
         yield generator(z)
+
+
+def inference_program(session: Session) -> Generator:
+    """The session's inference Program as a generator: z -> images."""
+    def generator(z: np.ndarray) -> np.ndarray:
+        return session.run("infer", {"z": z}, ("images",))["images"]
+    return generator
 
 
 def in_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
@@ -82,8 +90,7 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
     rng = np.random.default_rng(seed)
     model_latent = session.programs.latent
     if generator is None:
-        def generator(z: np.ndarray) -> np.ndarray:
-            return session.run("infer", {"z": z}, ("images",))["images"]
+        generator = inference_program(session)
     test_probs, test_stats = describe(evaluator, in_batches(test[0], batch_size))
     _, train_stats = describe(evaluator, in_batches(train[0], batch_size))
     probs, stats = describe(evaluator, generated(generator, model_latent, n, batch_size, rng,
@@ -93,15 +100,19 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
               f"{prefix}_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
     if "encode" in session.programs.steps:
         result.update(categorical_accuracy(session, *test))
-        codes = latent.Codes(session.programs.config.categories)
-        per_code = n // codes.categories
+        categories = session.programs.config.categories
+        if n < categories:
+            raise UserError(f"{n} samples cannot cover the {categories} values of c1; "
+                            f"score at least {categories}")
+        result["categories"] = categories
+        per_code = n // categories
         drawn, predicted = [], []
-        for c1 in range(codes.categories):
+        for c1 in range(categories):
             p, _ = describe(evaluator, generated(generator, model_latent, per_code, batch_size,
-                                                   rng, truncation, codes, c1))
+                                                   rng, truncation, c1, categories))
             drawn.append(np.full(len(p), c1))
             predicted.append(p.argmax(axis=1))
-        result.update(purity(np.concatenate(predicted), np.concatenate(drawn), codes.categories))
+        result.update(purity(np.concatenate(predicted), np.concatenate(drawn), categories))
     reference = scores(test_probs, prefix)
     del reference["class_histogram"]
     train_vs_test = frechet_distance(*train_stats.mean_cov(), *test_stats.mean_cov())
@@ -122,13 +133,15 @@ def markdown(result: dict) -> str:
             ("class entropy (nats; max 2.303)", f"{result['class_entropy']:.3f}",
              f"{test['class_entropy']:.3f} (test set)")]
     if "cat_accuracy" in result:
-        rows += [("c1 accuracy on the test set (Hungarian)", f"{result['cat_accuracy']:.4f}", "1"),
-                 ("c1 information on the test images, label-free (nats; max 2.303)",
-                  f"{result['cat_real_mi']:.4f}", "-"),
-                 ("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1")]
-        if "cat_accuracy_many_to_one" in result:
-            rows.insert(-2, ("c1 accuracy, each code read as its majority digit",
-                             f"{result['cat_accuracy_many_to_one']:.4f}", "1"))
+        rows.append(("c1 accuracy on the test set (Hungarian)", f"{result['cat_accuracy']:.4f}", "1"))
+    if "cat_accuracy_many_to_one" in result:
+        rows.append(("c1 accuracy, each code read as its majority digit",
+                     f"{result['cat_accuracy_many_to_one']:.4f}", "1"))
+    if "cat_accuracy" in result:
+        ceiling = f"ln {result['categories']} = {math.log(result['categories']):.3f}"
+        rows.append((f"c1 information on the test images, label-free (nats; max {ceiling})",
+                     f"{result['cat_real_mi']:.4f}", "-"))
+        rows.append(("c1 purity of generated samples", f"{result['cat_purity']:.4f}", "1"))
     head = f"{result['model']} step {result['step']}"
     lines = [f"| metric | {head} | real {name} |", "|---|---|---|"]
     lines += [f"| {label} | {value} | {real} |" for label, value, real in rows]

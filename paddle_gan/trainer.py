@@ -110,10 +110,12 @@ class Trainer:
         self.total_steps = total_steps(run, len(batches))
         self.label = self.model.config.kind
         self.output = Path(run.output)
-        if trial_steps is not None:  # one of --restarts' trials, in a directory of its own
+        self.in_trial = trial_steps is not None
+        self.stopped = False  # whether SIGINT/SIGTERM ended the last train()
+        if self.in_trial:  # one of --restarts' trials, in a directory of its own
             self.total_steps = trial_steps
-            self.label = f"{self.model.config.kind} trial {trial + 1}/{run.restarts}"
             self.output = trial_dir(self.output, trial)
+            self.label = f"{self.model.config.kind} {self.output.parent.name}/{self.output.name}"
         self.ckpt_dir = self.output / "checkpoints"
 
     def resume(self, ckpt: Path, state: dict) -> None:
@@ -121,12 +123,12 @@ class Trainer:
 
         Checkpoints newer than it were skipped as corrupted: they are deleted, and the steps
         after it will be trained (and saved) again."""
+        if state["trial"] != self.trial:
+            raise ValueError(f"{ckpt} is trial {state['trial']}'s, not trial {self.trial}'s")
         checkpoint.restore(self.session, ckpt, state)
         self.step = self._saved_step = state["step"]
         self._last_checkpoint = ckpt
         self.rng.bit_generator.state = state["rng"]
-        if state["trial"] != self.trial:
-            raise ValueError(f"{ckpt} is trial {state['trial']}'s, not trial {self.trial}'s")
         checkpoint.discard_after(self.ckpt_dir, self.step)
         print(f"resumed from {ckpt} at step {self.step}")
 
@@ -174,8 +176,10 @@ class Trainer:
             if metrics.stat().st_size:
                 plots.loss_curve(metrics, self.output / "loss_curve.png")
                 if "li_cat" in plots.read_metrics(metrics)[0]:
-                    plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png")
-        if stop.requested and self.step < self.total_steps:
+                    plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png",
+                                    self.model.config.categories)
+        self.stopped = stop.requested
+        if self.stopped and (self.step < self.total_steps or self.in_trial):
             print(f"stopped at step {self.step}; checkpoint {last}\n"
                   f"resume with: python train.py --output {self.run.output} --resume", file=sys.stderr)
         return last

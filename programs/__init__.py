@@ -6,6 +6,7 @@ Each module has ``Config`` (its settings, :mod:`paddle_gan.config`), ``latent_of
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import paddle
@@ -32,6 +33,15 @@ def model_config(kind: str, **given: float | str | bool) -> GanConfig:
         if key not in names:
             raise UserError(f"{config.flag(key)} does not apply to --model {kind}")
     return MODELS[kind].Config(**given)
+
+
+def given(args: argparse.Namespace) -> dict[str, float | str | bool]:
+    """The model settings a command line gave, of whichever model (a setting foreign to the
+    model is refused by :func:`model_config`)."""
+    settings = {}
+    for model_settings in CONFIGS:
+        settings.update(config.given(args, model_settings))
+    return settings
 
 
 def saved_config(saved: dict, what: str) -> GanConfig:

@@ -15,9 +15,9 @@ import programs
 from conftest import ROOT, cli, ok, one_line_error, write_mnist
 from paddle_gan import checkpoint, restarts
 from paddle_gan.data import load_dataset
-from test_resilience import TINY, assert_same_run, losses, state_of
+from test_resilience import TINY, assert_same_run, losses
 
-RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "3", "--max-steps", "6",
+RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "4", "--max-steps", "8",
             "--save-every", "2", "--keep", "5", "--threads", "1"]
 
 
@@ -58,46 +58,70 @@ def test_the_trial_whose_q_informs_most_is_continued(data, straight, tmp_path):
     for trial in range(2):
         session, state, _ = programs.restore_session(restarts.trial_dir(out, trial),
                                                      paddle.CPUPlace())
-        assert state["step"] == 3 and state["trial"] == trial
+        assert state["step"] == 4 and state["trial"] == trial
         probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
         expected.append(information(probs))
     np.testing.assert_allclose(selection["scores"], expected, rtol=1e-6)
     assert expected[0] != expected[1], "the trials should differ"
     chosen = int(np.argmax(expected))
     assert selection["chosen"] == chosen
-    assert f"continuing trial {chosen + 1}" in printed
+    assert f"continuing {restarts.trial_dir(out, chosen)}" in printed
     _, state = checkpoint.find(out)
-    assert state["step"] == 6 and state["trial"] == chosen
-    assert [r["step"] for r in losses(out)] == list(range(1, 7))  # the trial's steps, then its own
+    assert state["step"] == 8 and state["trial"] == chosen
+    assert [r["step"] for r in losses(out)] == list(range(1, 9))  # the trial's steps, then its own
 
     plain = tmp_path / "plain"
-    ok(train(data, plain, "--model", "infogan", "--max-steps", "3", "--threads", "1"))
+    ok(train(data, plain, "--model", "infogan", "--max-steps", "4", "--threads", "1"))
     assert_same_run(plain, restarts.trial_dir(out, 0))
 
 
-def test_a_kill_during_the_trials_at_the_choice_or_after_it_resumes_exactly(data, straight,
-                                                                           tmp_path):
-    """SIGKILL when trial 2 has saved its first checkpoint, when it has saved its last (the
-    choice comes next), and when the run has saved its own first checkpoint; resuming
-    after each ends equal to an uninterrupted run."""
+def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, straight, tmp_path):
+    """SIGKILL when trial 1 has saved its first checkpoint; when the choice is written; when
+    the run has trained a step of its own but saved none (its logs begin with the trial's);
+    and when it has saved its first checkpoint. Resuming after each ends equal to an
+    uninterrupted run."""
     out = tmp_path / "killed"
-    moments = [restarts.trial_dir(out, 1) / "checkpoints" / "step_000002",
-               restarts.trial_dir(out, 1) / "checkpoints" / "step_000003",
-               out / "checkpoints" / "step_000004"]
+
+    def has_trained_a_step_of_its_own() -> bool:
+        metrics = out / "metrics.jsonl"
+        return metrics.exists() and '"step": 5,' in metrics.read_text()
+
+    moments = [lambda: (restarts.trial_dir(out, 1) / "checkpoints" / "step_000002").exists(),
+               lambda: (out / "restarts" / restarts.SELECTION_FILE).exists(),
+               has_trained_a_step_of_its_own,
+               lambda: (out / "checkpoints" / "step_000006").exists()]
     for i, moment in enumerate(moments):
         command = [sys.executable, str(ROOT / "train.py"), *TINY, "--data-dir", str(data),
                    "--output", str(out), *RESTARTS] + (["--resume"] if i else [])
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
-        while time.time() < deadline and not moment.exists() and proc.poll() is None:
-            time.sleep(0.01)
+        while time.time() < deadline and not moment() and proc.poll() is None:
+            time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL, f"the run ended before {moment}"
+        assert proc.wait() == -signal.SIGKILL, f"the run ended before kill {i + 1}"
+    assert not any(out.glob("checkpoints/step_000008"))
     ok(train(data, out, "--resume"))
     assert_same_run(straight[0], out)
     selection = out / "restarts" / restarts.SELECTION_FILE
     assert selection.read_text() == (straight[0] / "restarts" / restarts.SELECTION_FILE).read_text()
+
+
+def test_sigterm_in_a_trial_saves_it_and_stops_the_run(data, tmp_path):
+    out = tmp_path / "stopped"
+    command = [sys.executable, str(ROOT / "train.py"), *TINY, "--data-dir", str(data),
+               "--output", str(out), *RESTARTS]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    first = restarts.trial_dir(out, 0) / "checkpoints" / "step_000002"
+    while time.time() < deadline and not first.exists() and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert f"resume with: python train.py --output {out} --resume" in stderr
+    assert not restarts.trial_dir(out, 1).exists() and not (out / "checkpoints").exists()
 
 
 def test_restarts_need_q_room_to_continue_and_their_settings_kept(data, straight, tmp_path):
@@ -105,6 +129,8 @@ def test_restarts_need_q_room_to_continue_and_their_settings_kept(data, straight
                    "use it with --model infogan")
     one_line_error(train(data, tmp_path / "long", "--restarts", "2", "--restart-steps", "5",
                          "--max-steps", "5"), 2, "--restart-steps 5 leaves nothing to continue")
+    one_line_error(train(data, tmp_path / "alone", "--restart-steps", "5"), 2,
+                   "give --restarts N (N > 1) too")
     out, _ = straight
     one_line_error(train(data, out, "--resume", "--restarts", "3"), 2,
                    "--restarts 3 differs from the run's 2")
