@@ -46,7 +46,7 @@ def _run(cmd: list[str]) -> tuple[dict, float]:
         stdout = proc.stdout.read()
         proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)  # reaps it, with its resource usage
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # tells Popen it was reaped
         err.seek(0)
         stderr = err.read()
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
