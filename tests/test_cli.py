@@ -130,7 +130,7 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
 
     table = markdown(json.loads(json.dumps(result)))  # what --format md prints, from the JSON
     assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
-    assert (f"| c1 information on the test images, label-free (nats; max 2.303) | "
+    assert (f"| c1 information on the test images, label-free (nats; max ln 10 = 2.303) | "
             f"{result['cat_real_mi']:.4f} | - |") in table
     code_rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()
                  if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
