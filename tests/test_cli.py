@@ -216,9 +216,10 @@ def test_infer_exports_and_draws_from_the_export(smoke_run):
     drawn = ok(cli("infer.py", "--model-dir", str(tmp / "export")))
     assert "exported" in drawn.stdout and (tmp / "export" / "infer" / "samples.png").is_file()
     from matplotlib.image import imread
-    # the predictor's pixels are within 1e-4 of the Program's: a grey level may round apart
+    # the predictor is within 1e-4 of the Program (test_export.py); a PNG grey level may round
+    # apart by one or, where the two png writers round differently (Paddle 2.6), two
     np.testing.assert_allclose(imread(tmp / "export" / "infer" / "samples.png"),
-                               imread(tmp / "infer-again" / "samples.png"), rtol=0, atol=1.01 / 255)
+                               imread(tmp / "infer-again" / "samples.png"), rtol=0, atol=2.01 / 255)
     one_line_error(cli("infer.py", "--model-dir", str(tmp)), 2, "not an exported model")
 
 
