@@ -93,7 +93,10 @@ def new_run(args: argparse.Namespace) -> tuple[GanConfig, RunConfig]:
         raise UserError("--restart-steps is the length of each --restarts trial: "
                         "give --restarts N (N > 1) too")
     model = programs.model_config(args.model or programs.DEFAULT_MODEL, **programs.given(args))
-    return model, RunConfig(output=args.output, **config.given(args, RunConfig))
+    run_settings = config.given(args, RunConfig)
+    if "epochs" not in run_settings:
+        run_settings["epochs"] = model.default_epochs
+    return model, RunConfig(output=args.output, **run_settings)
 
 
 def resumed_run(args: argparse.Namespace, state: dict, where: str) -> tuple[GanConfig, RunConfig]:

@@ -228,7 +228,7 @@ def saved_state(kind: str = "infogan", **run: object) -> dict:
     from paddle_gan.config import RunConfig
 
     return {"model": programs.model_config(kind).to_dict(),
-            "run": dataclasses.asdict(RunConfig(output="out", threads=2, **run))}
+            "run": dataclasses.asdict(RunConfig(output="out", threads=2, epochs=10, **run))}
 
 
 def test_resume_keeps_the_fixed_run_settings_and_may_change_the_others():
@@ -307,6 +307,19 @@ def test_every_setting_is_a_flag_with_its_default_in_the_help():
     assert parser_flags["lambda_cat"].help.startswith("infogan only:")
 
 
+def test_a_new_run_trains_for_its_models_epochs_unless_told():
+    import train
+
+    for kind, epochs in (("gan", 30), ("infogan", 10)):
+        model, run = train.new_run(train.parse_args(["--model", kind]))
+        assert (run.epochs, model.default_epochs) == (epochs, epochs)
+        _, run = train.new_run(train.parse_args(["--model", kind, "--epochs", "3"]))
+        assert run.epochs == 3
+    model, _ = train.new_run(train.parse_args(["--model", "gan"]))
+    assert model.r1_gamma == 1.0 and programs.model_config("infogan").r1_gamma == 0.0
+    assert "gan 30, infogan 10" in " ".join(train.build_parser().format_help().split())
+
+
 def test_config_file_sets_flags_and_the_command_line_wins(tmp_path):
     """YAML and JSON configs go through argparse (types, choices); a flag given overrides."""
     import train
@@ -345,7 +358,7 @@ def test_help_is_grouped_with_defaults():
     for group in ("data:", "run:", "device:", "model and optimiser", "stabilisation",
                   "logging and checkpoints:"):
         assert group in text
-    assert "(default: 10; on --resume, the run's)" in text and "--config FILE" in text
+    assert "(default: 128; on --resume, the run's)" in text and "--config FILE" in text
     text = " ".join(ok(cli("infer.py", "--help")).stdout.split())
     for group in ("what to draw from", "output:", "grids:", "device:"):
         assert group in text
