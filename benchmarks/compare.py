@@ -38,6 +38,10 @@ WORKLOADS = {
     "infer-gan": ("gan", 512, 300, 20, True),
 }
 
+# model -> bench.py settings that give paddle-gan the peers' math: they train the article's
+# MLP-GAN, without the R1 penalty that this project's MLP-GAN adds by default
+SAME_MATH_AS_PEERS = {"gan": ["--r1-gamma", "0"]}
+
 
 def _run(cmd: list[str]) -> tuple[dict, float]:
     """The command's last JSON line and its peak RSS in MB, as the kernel counted it."""
@@ -63,6 +67,7 @@ def commands(workload: str, args: argparse.Namespace) -> dict[str, list[str]]:
               "--warmup", str(warmup), "--threads", str(args.threads)] + (["--infer"] if infer else [])
     here = Path(__file__).parent
     ours = [sys.executable, str(here / "bench.py"), "--model", model, "--device", "cpu"] + common
+    ours += SAME_MATH_AS_PEERS.get(model, [])
     if infer:
         ours.append("--predictor")
     dygraph = [sys.executable, str(here / "paddle_peer.py"), model] + common

@@ -6,9 +6,27 @@ import gzip
 import importlib
 import importlib.util
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+
+def _one_share_of_the_cores_per_worker() -> None:
+    """Under pytest-xdist, pin each worker (and the processes it starts) to its own share of
+    the cores, before any math library starts its threads: otherwise every worker runs as many
+    threads as there are cores, and they spin waiting for each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or workers < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    share = cores[int(worker.removeprefix("gw")) % workers::workers]
+    if share:
+        os.sched_setaffinity(0, share)
+
+
+_one_share_of_the_cores_per_worker()
 
 import numpy as np
 import pytest

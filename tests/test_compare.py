@@ -2,13 +2,16 @@
 BENCHMARKS.md): interleaved rounds, medians and ratios, and the skip without torch."""
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, cli, entry_point, ok
 
 COMPARE = str(ROOT / "benchmarks" / "compare.py")
 
@@ -61,3 +64,14 @@ def test_compare_skips_torch_without_the_peer(tmp_path):
     assert result.returncode == 0
     assert result.stdout.splitlines() == [f"skipped torch eager: no peer script {tmp_path / 'absent.py'}",
                                           "nothing to compare paddle-gan with"]
+
+
+def test_paddle_gan_trains_the_mlp_gan_the_peers_train():
+    """The peers train the article's MLP-GAN; the project's default adds R1 (a double
+    backward), which compare.py must switch off for a like-for-like row."""
+    compare = entry_point("benchmarks/compare.py")
+    options = argparse.Namespace(steps=2, threads=1, torch_python=sys.executable, peer=Path("peer"))
+    command = compare.commands("gan", options)["paddle-gan"]
+    assert command[1].endswith("bench.py")
+    row = json.loads(ok(cli("benchmarks/bench.py", *command[2:])).stdout.strip().splitlines()[-1])
+    assert row["model"] == "gan" and row["settings"] == {"r1_gamma": 0.0}
