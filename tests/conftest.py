@@ -16,14 +16,16 @@ def _one_share_of_the_cores_per_worker() -> None:
     """Under pytest-xdist, pin each worker (and the processes it starts) to its own share of
     the cores, before any math library starts its threads: otherwise every worker runs as many
     threads as there are cores, and they spin waiting for each other."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if not worker or workers < 2 or not hasattr(os, "sched_setaffinity"):
+    if not worker.isdigit() or workers < 2 or not hasattr(os, "sched_setaffinity"):
         return
     cores = sorted(os.sched_getaffinity(0))
-    share = cores[int(worker.removeprefix("gw")) % workers::workers]
-    if share:
-        os.sched_setaffinity(0, share)
+    index = int(worker) % workers
+    share = cores[index::workers]
+    if not share:  # more workers than cores: share one
+        share = [cores[index % len(cores)]]
+    os.sched_setaffinity(0, share)
 
 
 _one_share_of_the_cores_per_worker()
