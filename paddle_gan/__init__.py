@@ -2,9 +2,9 @@
 
 Importing the package sets up the process for Paddle, so it must come before ``import paddle``:
 it quiets Paddle's start-up chatter (C++ INFO logs, a ccache notice) unless the user chose
-otherwise through GLOG_minloglevel, on AMD CPUs it points MKL at its AVX2 code path, and it
-loads Python's zlib first: loaded after paddlepaddle 2.6.2 (as numpy.random does on first
-use), it crashed the process in inflateReset2.
+otherwise through GLOG_minloglevel, on AMD CPUs it points MKL at its AVX2 code path, it runs
+Paddle's executor serially, and it loads Python's zlib first: loaded after paddlepaddle 2.6.2
+(as numpy.random does on first use), it crashed the process in inflateReset2.
 """
 import os
 import warnings
@@ -40,5 +40,10 @@ def _mkl_on_amd() -> None:
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 _mkl_on_amd()
+# Every op of a Program on one executor thread, in order, instead of independent ops spread
+# over worker threads that compete with the math libraries' own: the MLP-GAN's small ops train
+# faster this way, InfoGAN's no slower, with bitwise-equal results (BENCHMARKS.md). The flag must hold from the first Program on, since an
+# executor built without it cannot run with it, so it is set here, before Paddle reads it.
+os.environ.setdefault("FLAGS_new_executor_serial_run", "1")
 warnings.filterwarnings("ignore", message="No ccache found")
 warnings.filterwarnings("ignore", message=".*'place' interface for pir graph mode")
