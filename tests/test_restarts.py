@@ -17,6 +17,10 @@ from paddle_gan import checkpoint, restarts
 from paddle_gan.data import load_dataset
 from test_resilience import TINY, assert_same_run, losses
 
+# One worker runs this module's tests, so the uninterrupted run they compare against
+# (the module fixture ``straight``) is trained once, not once per worker.
+pytestmark = pytest.mark.xdist_group("restarts")
+
 RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "4", "--max-steps", "8",
             "--save-every", "2", "--keep", "5", "--threads", "1"]
 
