@@ -17,10 +17,6 @@ from paddle_gan import checkpoint, restarts
 from paddle_gan.data import load_dataset
 from test_resilience import TINY, assert_same_run, losses
 
-# One worker runs this module's tests, so the uninterrupted run they compare against
-# (the module fixture ``straight``) is trained once, not once per worker.
-pytestmark = pytest.mark.xdist_group("restarts")
-
 RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "4", "--max-steps", "8",
             "--save-every", "2", "--keep", "5", "--threads", "1"]
 
@@ -39,12 +35,14 @@ def information(probs: np.ndarray) -> float:
     return float(marginal_entropy - conditional_entropy)
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: a worker may run other modules' tests between these, and the uninterrupted
+# run should still train once per worker.
+@pytest.fixture(scope="session")
 def data(tmp_path_factory):
     return write_mnist(tmp_path_factory.mktemp("data") / "mnist", n_train=80)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight(data, tmp_path_factory):
     """An uninterrupted run with two trials, and what it printed."""
     out = tmp_path_factory.mktemp("straight") / "run"
