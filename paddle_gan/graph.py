@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import paddle
+from paddle.base.data_feeder import convert_dtype
 
 from paddle_gan.config import GanConfig
 from paddle_gan.layers import Layers
@@ -56,8 +57,12 @@ class ProgramSet:
 
     def persistable_names(self) -> list[str]:
         """Every persistable variable of every Program: parameters plus optimizer state."""
-        return sorted({v.name for s in self.steps.values() for v in s.program.list_vars()
-                       if v.persistable})
+        return sorted(self.persistable_shapes())
+
+    def persistable_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Each persistable variable's declared shape and dtype, by name."""
+        return {v.name: (tuple(v.shape), np.dtype(convert_dtype(v.dtype)))
+                for s in self.steps.values() for v in s.program.list_vars() if v.persistable}
 
 
 @dataclass(kw_only=True)

@@ -13,27 +13,44 @@ import paddle
 from paddle_gan.graph import ProgramSet, Step
 
 class Session:
-    """Runs a set of Programs (a GAN's, or the evaluator's) on one device against one Scope."""
+    """Runs a set of Programs (a GAN's, or the evaluator's) on one device against one Scope.
+
+    The startup Program (random initial weights, seeded by ``seed``) runs on first use, unless
+    :meth:`write` gives every persistable variable first, as restoring a checkpoint does: then
+    it never runs (InfoGAN's Gaussian initializers take most of a second on the CPU)."""
 
     def __init__(self, programs: ProgramSet, place: paddle.CPUPlace | paddle.CUDAPlace,
                  seed: int):
         self.programs = programs
         self.place = place
+        self.seed = seed
         if not isinstance(programs.startup, getattr(paddle.pir, "Program", ())):
             # Legacy IR (Paddle 2.6): its executor runs independent ops on several threads,
             # and with InfoGAN's code terms that made seeded runs differ in the fourth
             # decimal; one op at a time keeps them exact.
             paddle.set_flags({"FLAGS_new_executor_sequential_run": True})
-        self.scope = paddle.static.Scope()
+        self._scope = paddle.static.Scope()
         self.executor = paddle.static.Executor(place)
-        paddle.seed(seed)  # the startup Program's initializers draw from Paddle's generator
-        self.executor.run(programs.startup, scope=self.scope)
+        self._initialised = False
+
+    @property
+    def scope(self) -> paddle.static.Scope:
+        """The Scope, initialised."""
+        self._initialise()
+        return self._scope
+
+    def _initialise(self) -> None:
+        if not self._initialised:
+            paddle.seed(self.seed)  # the startup Program's initializers draw from Paddle's generator
+            self.executor.run(self.programs.startup, scope=self._scope)
+            self._initialised = True
 
     def run(self, role: str, feed: dict[str, np.ndarray],
             fetch: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """Run one Program; ``fetch`` names entries of its Step's fetches (none: no sync)."""
         step: Step = self.programs.steps[role]
-        values = self.executor.run(step.program, feed=feed, scope=self.scope,
+        self._initialise()
+        values = self.executor.run(step.program, feed=feed, scope=self._scope,
                                    fetch_list=[step.fetches[name] for name in fetch])
         return dict(zip(fetch, values))
 
@@ -52,20 +69,34 @@ class Session:
 
     def read(self, names: list[str]) -> dict[str, np.ndarray]:
         """Copies of Scope variables, by global name."""
+        self._initialise()
         return {n: np.array(self._tensor(n), copy=True) for n in names}
 
     def write(self, values: dict[str, np.ndarray]) -> None:
-        """Overwrite Scope variables in place; shapes and dtypes must match."""
+        """Overwrite Scope variables in place; shapes and dtypes must match. Given every
+        persistable variable before first use, create them instead of running the startup."""
+        declared = self.programs.persistable_shapes()
+        if not self._initialised and set(values) == set(declared):
+            for name, value in values.items():
+                _check_shape(name, *declared[name], value)
+            for name, value in values.items():
+                self._scope.var(name).get_tensor().set(value, self.place)
+            self._initialised = True
+            return
+        self._initialise()
         for name, value in values.items():
             tensor = self._tensor(name)
             current = np.array(tensor)
-            if current.shape != value.shape or current.dtype != value.dtype:
-                raise ValueError(f"{name}: have {current.dtype}{list(current.shape)}, "
-                                 f"got {value.dtype}{list(value.shape)}")
+            _check_shape(name, current.shape, current.dtype, value)
             tensor.set(value, self.place)
 
     def _tensor(self, name: str):
-        var = self.scope.find_var(name)
+        var = self._scope.find_var(name)
         if var is None:
             raise KeyError(f"no variable {name!r} in this session's scope")
         return var.get_tensor()
+
+
+def _check_shape(name: str, shape: tuple[int, ...], dtype: np.dtype, value: np.ndarray) -> None:
+    if value.shape != shape or value.dtype != dtype:
+        raise ValueError(f"{name}: have {dtype}{list(shape)}, got {value.dtype}{list(value.shape)}")

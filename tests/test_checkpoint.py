@@ -1,6 +1,8 @@
 """Checkpoints hold every variable once under its global name and restore it exactly."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import paddle
 import pytest
@@ -34,8 +36,17 @@ def test_pdparams_holds_each_weight_once_by_global_name(trained, tmp_path):
     assert any(np.abs(v).sum() > 0 for n, v in opt.items() if "moment1" in n)
 
 
-def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
+def test_restore_into_a_fresh_session_is_exact_and_skips_the_startup(trained, tmp_path,
+                                                                     monkeypatch):
     ckpt = checkpoint.save(trained, tmp_path, {"step": 3, "epoch": 0, "rng": None})
+    ran = []
+    run_program = paddle.static.Executor.run
+
+    def recording_run(executor, program, *args, **kwargs):
+        ran.append(program)
+        return run_program(executor, program, *args, **kwargs)
+
+    monkeypatch.setattr(paddle.static.Executor, "run", recording_run)
     fresh = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=99)
     found, state = checkpoint.find(ckpt)
     assert found == ckpt and state["step"] == 3 and state["model"]["kind"] == "gan"
@@ -47,6 +58,21 @@ def test_restore_into_a_fresh_session_is_exact(trained, tmp_path):
     z = trained.programs.latent.sample(np.random.default_rng(5), 4)
     np.testing.assert_array_equal(trained.run("g_step", {"z": z}, ("g_loss",))["g_loss"],
                                   fresh.run("g_step", {"z": z}, ("g_loss",))["g_loss"])
+    assert ran and not any(program is fresh.programs.startup for program in ran), \
+        "the checkpoint gave every variable: the startup should not run"
+
+
+def test_a_checkpoint_of_other_shapes_is_refused_before_anything_is_written(trained, tmp_path):
+    ckpt = checkpoint.save(trained, tmp_path, {"step": 1, "epoch": 0, "rng": None})
+    params = paddle.load(str(ckpt / checkpoint.PARAMS_FILE), return_numpy=True)
+    params["G_fc1.w"] = params["G_fc1.w"][:50]
+    paddle.save(params, str(ckpt / checkpoint.PARAMS_FILE))
+    state = json.loads((ckpt / checkpoint.STATE_FILE).read_text())  # find() would refuse the
+    # changed checksum; this test is about the shapes
+    fresh = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=99)
+    with pytest.raises(UserError, match=r"G_fc1.w: have float32\[100, 256\], got float32\[50, 256\]"):
+        checkpoint.restore(fresh, ckpt, state)
+    assert fresh.read(["G_fc1.w"])["G_fc1.w"].shape == (100, 256)  # initialised, not half-written
 
 
 def test_latest_pointer_keep_and_find(trained, tmp_path):
