@@ -41,9 +41,10 @@ def _mkl_on_amd() -> None:
 os.environ.setdefault("GLOG_minloglevel", "2")
 _mkl_on_amd()
 # Every op of a Program on one executor thread, in order, instead of independent ops spread
-# over worker threads that compete with the math libraries' own: the MLP-GAN's small ops train
-# faster this way, InfoGAN's no slower, with bitwise-equal results (BENCHMARKS.md). The flag must hold from the first Program on, since an
-# executor built without it cannot run with it, so it is set here, before Paddle reads it.
+# over worker threads that compete with the math libraries' own: on the CPU (Paddle 3.3.1) the
+# MLP-GAN's small ops train faster this way, InfoGAN's no slower, with bitwise-equal results
+# (BENCHMARKS.md). An executor built in one mode fails when run in the other, so the mode is
+# chosen once, here, before Paddle reads it; a value the user exported wins.
 os.environ.setdefault("FLAGS_new_executor_serial_run", "1")
 warnings.filterwarnings("ignore", message="No ccache found")
 warnings.filterwarnings("ignore", message=".*'place' interface for pir graph mode")

@@ -2,37 +2,59 @@
 results of its threaded mode."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import paddle
 import pytest
 
 import programs
+from paddle_gan.networks import IMAGE_PIXELS
 from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
 
 SERIAL = "FLAGS_new_executor_serial_run"
 
 
-def trained_parameters(kind: str, steps: int = 2) -> dict[str, np.ndarray]:
-    """Every parameter and BN statistic after ``steps`` seeded iterations in a new Session
-    (a new Executor: its interpreters are built under the flag as it is now)."""
-    session = Session(programs.build(programs.model_config(kind)), paddle.CPUPlace(), seed=0)
+def trained_parameters(kind: str) -> dict[str, np.ndarray]:
+    """Every parameter and BN statistic after two seeded iterations, as train.py builds the
+    model. Always a new Session: an executor runs its Programs only in the mode they were
+    first run in, so nothing built before the flag changed may run here."""
+    model = programs.build_for(programs.model_config(kind), paddle.CPUPlace())
+    session = Session(model, paddle.CPUPlace(), seed=0)
     rng = np.random.default_rng(0)
-    for _ in range(steps):
-        real = rng.random((16, 784), dtype=np.float32)
+    for _ in range(2):
+        real = rng.random((16, IMAGE_PIXELS), dtype=np.float32)
         iteration(session, real, rng, fetch=True)
-    return session.read(session.programs.parameter_names())
+    return session.read(model.parameter_names())
+
+
+def test_importing_paddle_gan_sets_the_serial_mode_unless_the_user_chose():
+    def value_after_import(env: dict[str, str]) -> str:
+        code = f"import os, paddle_gan; print(os.environ['{SERIAL}'])"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True)
+        return done.stdout.strip()
+
+    env = {k: v for k, v in os.environ.items() if k != SERIAL}
+    assert value_after_import(env) == "1"
+    env[SERIAL] = "0"
+    assert value_after_import(env) == "0"
 
 
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
-    assert paddle.get_flags(SERIAL)[SERIAL], "importing paddle_gan should set the serial mode"
-    serial = trained_parameters(kind)
-    paddle.set_flags({SERIAL: False})
+    serial_now = paddle.get_flags(SERIAL)[SERIAL]
+    assert serial_now == (os.environ[SERIAL] not in ("0", "false", "False")), \
+        "Paddle should run in the mode the environment names"
+    here = trained_parameters(kind)
+    paddle.set_flags({SERIAL: not serial_now})
     try:
-        threaded = trained_parameters(kind)
+        other = trained_parameters(kind)
     finally:
-        paddle.set_flags({SERIAL: True})
-    assert serial.keys() == threaded.keys()
-    for name in serial:
-        np.testing.assert_array_equal(serial[name], threaded[name], err_msg=name)
+        paddle.set_flags({SERIAL: serial_now})
+    assert here.keys() == other.keys()
+    for name in here:
+        np.testing.assert_array_equal(here[name], other[name], err_msg=name)

@@ -68,7 +68,9 @@ def test_resume_is_exact(tmp_path, model):
     """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics,
     spectral-norm vectors, the warps drawn from the noise generator and every logged loss.
     With N = 2 and 3 batches per epoch, the resumed half crosses an epoch boundary. The third
-    case turns on every option that keeps state or draws noise (R1 does neither)."""
+    case turns on every option that keeps state or draws noise; R1 keeps none of its own (the
+    MLP-GAN case trains with it; on InfoGAN its batch norm updates the same statistics,
+    tests/test_stabilisation.py)."""
     data = write_mnist(tmp_path / "mnist", n_train=48)
     n = ["--model", *model, "--save-every", "2"]
     ok(train(data, tmp_path / "straight", *n, "--max-steps", "4"))
