@@ -75,13 +75,8 @@ class Session:
     def write(self, values: dict[str, np.ndarray]) -> None:
         """Overwrite Scope variables in place; shapes and dtypes must match. Given every
         persistable variable before first use, create them instead of running the startup."""
-        declared = self.programs.persistable_shapes()
-        if not self._initialised and set(values) == set(declared):
-            for name, value in values.items():
-                _check_shape(name, *declared[name], value)
-            for name, value in values.items():
-                self._scope.var(name).get_tensor().set(value, self.place)
-            self._initialised = True
+        if not self._initialised and set(values) == set(self.programs.persistable_names()):
+            self._create(values)
             return
         self._initialise()
         for name, value in values.items():
@@ -89,6 +84,16 @@ class Session:
             current = np.array(tensor)
             _check_shape(name, current.shape, current.dtype, value)
             tensor.set(value, self.place)
+
+    def _create(self, values: dict[str, np.ndarray]) -> None:
+        """Create every persistable variable from ``values`` (all checked first) in place of
+        the startup Program."""
+        declared = self.programs.persistable_shapes()
+        for name, value in values.items():
+            _check_shape(name, *declared[name], value)
+        for name, value in values.items():
+            self._scope.var(name).get_tensor().set(value, self.place)
+        self._initialised = True
 
     def _tensor(self, name: str):
         var = self._scope.find_var(name)
