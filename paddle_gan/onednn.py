@@ -104,8 +104,33 @@ def use_onednn_convolutions(program: paddle.static.Program,
     passes.register_pass("paddle_gan_onednn_conv2d_grad", _swap(
         "pd_op.conv2d_grad", "onednn_op.conv2d_grad", ["x", "w", "out_grad"],
         ["x_grad", "w_grad"], {"is_test": False}))
+    skipped = _skipped_gradients(program, "pd_op.conv2d_grad")
     passes.run(program)
     ops = program.global_block().ops
     if count() or any(not op.name() for op in ops):
         raise RuntimeError("oneDNN convolution rewrite left the Program incomplete")
+    _skip_again(program, "onednn_op.conv2d_grad", skipped)
     return before
+
+
+def _skipped_gradients(program: paddle.static.Program, name: str) -> list[list]:
+    """For each ``name`` op in order, the null type of each output backward left out
+    (a frozen weight's gradient, an input's that nothing needs), else None."""
+    return [[None if out.is_dense_tensor_type() else out.type() for out in op.results()]
+            for op in program.global_block().ops if op.name() == name]
+
+
+def _skip_again(program: paddle.static.Program, name: str, skipped: list[list]) -> None:
+    """Null again the outputs a DRR rewrite filled in: its result ops build every output,
+    and the oneDNN kernel computes each one it is given (in InfoGAN's G step, D's conv
+    weight gradients; in its D step, the images' gradients)."""
+    ops = [op for op in program.global_block().ops if op.name() == name]
+    if len(ops) != len(skipped):
+        raise RuntimeError(f"oneDNN rewrite: {len(skipped)} gradient ops became {len(ops)}")
+    for op, null_types in zip(ops, skipped):
+        for out, null_type in zip(op.results(), null_types):
+            if null_type is None:
+                continue
+            if out.all_used_ops():
+                raise RuntimeError(f"oneDNN rewrite: {name} uses an output backward left out")
+            out.set_type(null_type)

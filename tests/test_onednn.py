@@ -44,6 +44,25 @@ def test_only_convolutions_move_to_onednn(sessions):
     assert "pd_op.conv2d_transpose" in op_names(fast, "infer")  # no oneDNN training kernel
 
 
+def computed_outputs(session: Session, role: str, op_name: str) -> list[list[bool]]:
+    """For each ``op_name`` op of the Program, which of its outputs are computed (not null)."""
+    return [[out.is_dense_tensor_type() for out in op.results()]
+            for op in session.programs.steps[role].program.global_block().ops
+            if op.name() == op_name]
+
+
+def test_gradients_backward_leaves_out_stay_out(sessions):
+    """The G step needs no gradient for D's frozen conv weights, the D step none for the
+    images; the rewritten ops must not compute them either."""
+    native, fast = sessions
+    for role in ("d_step", "g_step"):
+        expected = computed_outputs(native, role, "pd_op.conv2d_grad")
+        assert computed_outputs(fast, role, "onednn_op.conv2d_grad") == expected, role
+    assert computed_outputs(native, "g_step", "pd_op.conv2d_grad") == [[True, False]] * 2
+    assert computed_outputs(native, "d_step", "pd_op.conv2d_grad") == \
+        [[True, True], [False, True]] * 2
+
+
 def trunk_gradients(rewrite: bool) -> list[np.ndarray]:
     """D's trunk on a fed batch: features, d(features . r)/d(input) and /d(every trunk
     parameter), fetched through copies (a rewritten op's own outputs cannot be fetched)."""
