@@ -32,6 +32,7 @@ class Session:
         self._scope = paddle.static.Scope()
         self.executor = paddle.static.Executor(place)
         self._initialised = False
+        self._prepared: dict[tuple, tuple] = {}
 
     @property
     def scope(self) -> paddle.static.Scope:
@@ -50,9 +51,28 @@ class Session:
         """Run one Program; ``fetch`` names entries of its Step's fetches (none: no sync)."""
         step: Step = self.programs.steps[role]
         self._initialise()
-        values = self.executor.run(step.program, feed=feed, scope=self._scope,
-                                   fetch_list=[step.fetches[name] for name in fetch])
+        fetch_list = [step.fetches[name] for name in fetch]
+        if _can_prepare(self.executor, step.program):
+            values = self._run_prepared(role, step.program, feed, fetch, fetch_list)
+        else:
+            values = self.executor.run(step.program, feed=feed, scope=self._scope,
+                                       fetch_list=fetch_list)
         return dict(zip(fetch, values))
+
+    def _run_prepared(self, role: str, program: paddle.static.Program,
+                      feed: dict[str, np.ndarray], fetch: tuple[str, ...],
+                      fetch_list: list) -> list[np.ndarray]:
+        """What ``Executor.run`` does for a PIR Program, minus finding its prepared executor
+        again: Paddle 3.x keys that cache on ``str(program)``, printing the whole Program on
+        every run, a large share of a small model's step (BENCHMARKS.md)."""
+        key = (role, tuple(feed), fetch)
+        if key not in self._prepared:
+            self._prepared[key] = self.executor._executor_cache.get_pir_program_and_executor(
+                program, feed, fetch_list, "feed", "fetch", self.place, self._scope,
+                self.executor.plan)
+        lowered, executor, data_ops = self._prepared[key]
+        self.executor._pir_feed_data(lowered, dict(feed), self._scope, data_ops)
+        return executor.run(list(feed), return_numpy=True)
 
     def run_batches(self, role: str, feed: str, images: np.ndarray, fetch: tuple[str, ...],
                     batch_size: int = 500) -> dict[str, np.ndarray]:
@@ -100,6 +120,15 @@ class Session:
         if var is None:
             raise KeyError(f"no variable {name!r} in this session's scope")
         return var.get_tensor()
+
+
+def _can_prepare(executor: paddle.static.Executor, program: paddle.static.Program) -> bool:
+    """Whether this Paddle has the executor internals :meth:`Session._run_prepared` calls
+    (3.x, running a PIR Program); elsewhere ``Executor.run`` does the work."""
+    return (isinstance(program, getattr(paddle.pir, "Program", ()))
+            and hasattr(executor, "_pir_feed_data")
+            and hasattr(getattr(executor, "_executor_cache", None),
+                        "get_pir_program_and_executor"))
 
 
 def _check_shape(name: str, shape: tuple[int, ...], dtype: np.dtype, value: np.ndarray) -> None:

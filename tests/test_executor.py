@@ -1,5 +1,6 @@
 """How Paddle's executor runs the Programs: serially (set by importing paddle_gan), with the
-results of its threaded mode."""
+results of its threaded mode; and through executors the Session keeps prepared, with the
+results of ``Executor.run``."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ import paddle
 import pytest
 
 import programs
+from paddle_gan import session as session_module
 from paddle_gan.networks import IMAGE_PIXELS
 from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
@@ -18,17 +20,22 @@ from paddle_gan.trainer import iteration
 SERIAL = "FLAGS_new_executor_serial_run"
 
 
-def trained_parameters(kind: str) -> dict[str, np.ndarray]:
-    """Every parameter and BN statistic after two seeded iterations, as train.py builds the
-    model. Always a new Session: an executor runs its Programs only in the mode they were
-    first run in, so nothing built before the flag changed may run here."""
+def trained_parameters(kind: str, steps: int = 2) -> dict[str, np.ndarray]:
+    """Every parameter and BN statistic after seeded iterations, as train.py builds the
+    model, and each iteration's fetched losses under ``step <i>/``. Always a new Session: an
+    executor runs its Programs only in the mode they were first run in, so nothing built
+    before the flag changed may run here."""
     model = programs.build_for(programs.model_config(kind), paddle.CPUPlace())
     session = Session(model, paddle.CPUPlace(), seed=0)
     rng = np.random.default_rng(0)
-    for _ in range(2):
+    values = {}
+    for i in range(steps):
         real = rng.random((16, IMAGE_PIXELS), dtype=np.float32)
-        iteration(session, real, rng, fetch=True)
-    return session.read(model.parameter_names())
+        logged = iteration(session, real, rng, fetch=i % 2 == 0)  # with and without fetches
+        for name, value in logged.items():
+            values[f"step {i}/{name}"] = np.asarray(value)
+    values.update(session.read(model.parameter_names()))
+    return values
 
 
 def test_importing_paddle_gan_sets_the_serial_mode_unless_the_user_chose():
@@ -58,3 +65,22 @@ def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
     assert here.keys() == other.keys()
     for name in here:
         np.testing.assert_array_equal(here[name], other[name], err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["gan", "infogan"])
+def test_prepared_executors_train_bitwise_like_executor_run(kind, monkeypatch):
+    runs = []
+    run_prepared = Session._run_prepared
+
+    def counted(self, *args):
+        runs.append(args[0])
+        return run_prepared(self, *args)
+
+    monkeypatch.setattr(Session, "_run_prepared", counted)
+    prepared = trained_parameters(kind, steps=4)
+    assert len(runs) == (8 if paddle.framework.use_pir_api() else 0)  # 2.6.2: Executor.run
+    monkeypatch.setattr(session_module, "_can_prepare", lambda executor, program: False)
+    plain = trained_parameters(kind, steps=4)
+    assert prepared.keys() == plain.keys() and any(k.startswith("step 2/") for k in plain)
+    for name in prepared:
+        np.testing.assert_array_equal(prepared[name], plain[name], err_msg=name)
