@@ -13,6 +13,10 @@ timed. The sides:
   without it that side is skipped with a message;
 - ``paddle dygraph`` and ``paddle to_static``: ``benchmarks/paddle_peer.py``, the same models
   as Paddle eager code, and with their forward passes under ``paddle.jit.to_static``.
+
+Every side gets the process set-up ``import paddle_gan`` makes: the Paddle sides import it,
+and the PyTorch peer runs with the same glibc malloc settings, through glibc's environment
+variables (``paddle_gan.GLIBC_MALLOC``), with which PyTorch runs faster too (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from paddle_gan import GLIBC_MALLOC
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PEER = REPO.parent / "shared" / "peers" / "torch_gan_peer.py"
@@ -43,10 +49,11 @@ WORKLOADS = {
 SAME_MATH_AS_PEERS = {"gan": ["--r1-gamma", "0"]}
 
 
-def _run(cmd: list[str]) -> tuple[dict, float]:
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[dict, float]:
     """The command's last JSON line and its peak RSS in MB, as the kernel counted it."""
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO,
+                                env=env)
         stdout = proc.stdout.read()
         proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)  # reaps it, with its resource usage
@@ -78,6 +85,16 @@ def commands(workload: str, args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 SIDES = ("paddle-gan", "torch eager", "paddle dygraph", "paddle to_static")
+
+
+def environment(side: str) -> dict[str, str]:
+    """The side's environment: the PyTorch peer also gets the malloc settings that importing
+    paddle_gan applies to the Paddle sides, unless the user exported their own."""
+    env = dict(os.environ)
+    if side == "torch eager":
+        for name, value in GLIBC_MALLOC.items():
+            env.setdefault(name, str(value))
+    return env
 
 
 def _torch_version(python: str) -> str | None:
@@ -133,7 +150,7 @@ def main() -> int:
             cmds = commands(workload, args)
             shift = r % len(sides)
             for side in sides[shift:] + sides[:shift]:
-                row, peak = _run(cmds[side])
+                row, peak = _run(cmds[side], environment(side))
                 rates[workload][side].append(row["samples_per_s"])
                 peaks[workload][side].append(peak)
                 paddle_version = row.get("paddle", paddle_version)

@@ -40,23 +40,27 @@ def _mkl_on_amd() -> None:
         os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 
 
+# glibc's malloc settings for keeping freed memory, by the environment variables that set them
+# in a process of one's own (benchmarks/compare.py gives them to the PyTorch peer)
+GLIBC_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 << 30}
+_MALLOPT_PARAMETER = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3}  # malloc.h
+
+
 def _reuse_freed_memory() -> None:
     """glibc serves a large allocation from a fresh mmap and unmaps it on free, so every
     training step page-faults its big activations and gradients anew (InfoGAN's [6272, 1024]
     weight gradient is 25 MB: 6,272 page faults), and oneDNN's buffers with them. Serving
     allocations up to 32 MB (glibc's largest threshold) from the heap, and keeping freed heap
-    memory instead of trimming it, trains InfoGAN about 6% faster on the CPU, with the same peak
-    memory (BENCHMARKS.md). Only with glibc, and never over a MALLOC_ setting the user exported."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+    memory instead of trimming it, trains InfoGAN and serves both generators faster on the CPU
+    (BENCHMARKS.md). Only with glibc, and never over a MALLOC_ setting the user exported."""
+    if any(name in os.environ for name in GLIBC_MALLOC):
         return
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    mallopt(m_mmap_threshold, 32 << 20)
-    mallopt(m_trim_threshold, 1 << 30)
+    for name, value in GLIBC_MALLOC.items():
+        mallopt(_MALLOPT_PARAMETER[name], value)
 
 
 os.environ.setdefault("GLOG_minloglevel", "2")

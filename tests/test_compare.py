@@ -12,15 +12,17 @@ import textwrap
 from pathlib import Path
 
 from conftest import ROOT, cli, entry_point, ok
+from paddle_gan import GLIBC_MALLOC
 
 COMPARE = str(ROOT / "benchmarks" / "compare.py")
 
 FAKE_PEER = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     log = Path(__file__).with_name("calls")
     n = len(log.read_text().splitlines()) if log.exists() else 0
-    log.write_text(log.read_text() + "peer\\n" if log.exists() else "peer\\n")
+    call = "peer " + os.environ.get("MALLOC_MMAP_THRESHOLD_", "unset") + "\\n"
+    log.write_text(log.read_text() + call if log.exists() else call)
     rate = [1000.0, 3000.0, 2000.0][n % 3]
     print(json.dumps({"model": sys.argv[1], "samples_per_s": rate}))
 """)
@@ -35,11 +37,14 @@ def test_compare_reports_medians_and_ratio(tmp_path):
     (tmp_path / "peer.py").write_text(FAKE_PEER)
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text("__version__ = 'stand-in'\n")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))  # makes `import torch` find the stand-in
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["PYTHONPATH"] = str(tmp_path)  # makes `import torch` find the stand-in
     result = run("--rounds", "3", "--workloads", "gan", "--steps", "3", "--sides", "torch eager",
                  "--peer", str(tmp_path / "peer.py"), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "calls").read_text().count("peer") == 3
+    # the peer gets the malloc settings importing paddle_gan gives the Paddle sides
+    assert (tmp_path / "calls").read_text().splitlines() == \
+        [f"peer {GLIBC_MALLOC['MALLOC_MMAP_THRESHOLD_']}"] * 3
     rounds = re.findall(r"round (\d)/3 gan +(paddle-gan|torch eager)", result.stderr)
     assert rounds == [("1", "paddle-gan"), ("1", "torch eager"), ("2", "torch eager"),
                       ("2", "paddle-gan"), ("3", "paddle-gan"), ("3", "torch eager")], \
