@@ -30,7 +30,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from paddle_gan import GLIBC_MALLOC
+# The environment this script was started with: importing paddle_gan sets defaults in
+# os.environ for its own process (the Paddle sides import it themselves), and the PyTorch
+# peer should get none of them but the malloc settings.
+STARTED_WITH = dict(os.environ)
+
+from paddle_gan import GLIBC_MALLOC, user_set_malloc  # noqa: E402  (after STARTED_WITH)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PEER = REPO.parent / "shared" / "peers" / "torch_gan_peer.py"
@@ -88,12 +93,12 @@ SIDES = ("paddle-gan", "torch eager", "paddle dygraph", "paddle to_static")
 
 
 def environment(side: str) -> dict[str, str]:
-    """The side's environment: the PyTorch peer also gets the malloc settings that importing
-    paddle_gan applies to the Paddle sides, unless the user exported their own."""
-    env = dict(os.environ)
-    if side == "torch eager":
-        for name, value in GLIBC_MALLOC.items():
-            env.setdefault(name, str(value))
+    """The side's environment: the one this script was started with, and for the PyTorch
+    peer the malloc settings importing paddle_gan applies to the Paddle sides, under the same
+    rule (where the user set the thresholds, no side gets ours)."""
+    env = dict(STARTED_WITH)
+    if side == "torch eager" and not user_set_malloc(env):
+        env.update((name, str(value)) for name, value in GLIBC_MALLOC.items())
     return env
 
 

@@ -46,14 +46,22 @@ GLIBC_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 
 _MALLOPT_PARAMETER = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3}  # malloc.h
 
 
+def user_set_malloc(environ: dict[str, str]) -> bool:
+    """Whether ``environ`` sets glibc's malloc thresholds itself (a MALLOC_ variable above or
+    a glibc.malloc tunable), in which case those settings stand and ours are not applied."""
+    return (any(name in environ for name in GLIBC_MALLOC)
+            or "glibc.malloc." in environ.get("GLIBC_TUNABLES", ""))
+
+
 def _reuse_freed_memory() -> None:
     """glibc serves a large allocation from a fresh mmap and unmaps it on free, so every
     training step page-faults its big activations and gradients anew (InfoGAN's [6272, 1024]
     weight gradient is 25 MB: 6,272 page faults), and oneDNN's buffers with them. Serving
-    allocations up to 32 MB (glibc's largest threshold) from the heap, and keeping freed heap
-    memory instead of trimming it, trains InfoGAN and serves both generators faster on the CPU
-    (BENCHMARKS.md). Only with glibc, and never over a MALLOC_ setting the user exported."""
-    if any(name in os.environ for name in GLIBC_MALLOC):
+    allocations up to 32 MB (the most glibc's own adaptive threshold reaches) from the heap,
+    and keeping freed heap memory instead of trimming it, trains InfoGAN and serves both
+    generators faster on the CPU (BENCHMARKS.md). Only with glibc, and not where the user set
+    the thresholds (:func:`user_set_malloc`)."""
+    if user_set_malloc(dict(os.environ)):
         return
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

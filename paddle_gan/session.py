@@ -62,17 +62,18 @@ class Session:
     def _run_prepared(self, role: str, program: paddle.static.Program,
                       feed: dict[str, np.ndarray], fetch: tuple[str, ...],
                       fetch_list: list) -> list[np.ndarray]:
-        """What ``Executor.run`` does for a PIR Program, minus finding its prepared executor
-        again: Paddle 3.x keys that cache on ``str(program)``, printing the whole Program on
-        every run, a large share of a small model's step (BENCHMARKS.md)."""
+        """``Executor.run``'s feed-and-run for a PIR Program, with the prepared executor kept
+        here instead of found again: Paddle 3.x keys its cache on ``str(program)``, printing
+        the whole Program on every run, a large share of a small model's step (BENCHMARKS.md)."""
         key = (role, tuple(feed), fetch)
         if key not in self._prepared:
             self._prepared[key] = self.executor._executor_cache.get_pir_program_and_executor(
                 program, feed, fetch_list, "feed", "fetch", self.place, self._scope,
                 self.executor.plan)
         lowered, executor, data_ops = self._prepared[key]
-        self.executor._pir_feed_data(lowered, dict(feed), self._scope, data_ops)
-        return executor.run(list(feed), return_numpy=True)
+        fed = dict(feed)  # _pir_feed_data drops names the Program has no input for
+        self.executor._pir_feed_data(lowered, fed, self._scope, data_ops)
+        return executor.run(list(fed), return_numpy=True)
 
     def run_batches(self, role: str, feed: str, images: np.ndarray, fetch: tuple[str, ...],
                     batch_size: int = 500) -> dict[str, np.ndarray]:

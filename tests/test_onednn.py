@@ -97,8 +97,9 @@ def test_onednn_convolutions_give_native_values_and_gradients(sessions):
 def test_training_with_onednn_tracks_native_kernels(sessions):
     """End to end, two D and G steps: the same losses up to float rounding. Adam's first steps
     are about lr * sign(gradient), so a near-zero gradient whose sign the two kernels round
-    differently moves a weight by 2 lr: the gap grows about tenfold a step (1e-7, 2e-4, 2e-3
-    on an Intel Xeon), and a third step would test the CPU's rounding, not the rewrite. The
+    differently moves a weight by 2 lr: the gap grows by orders of magnitude in the first steps
+    (1e-7, 2e-4, 2e-3 on an Intel Xeon), so a third step would test the CPU's rounding, not
+    the rewrite. The
     categorical term is compared as Q's cross-entropy: L_I = ln 10 - CE starts near 0, where a
     relative bound is meaningless."""
     native, fast = sessions

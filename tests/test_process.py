@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-# Counts the memory regions glibc has mapped for allocations (mallinfo2's hblks) before and
-# after allocating 8 MB: one more when the allocation was served by a fresh mmap.
-MAPPED_FOR_8_MB = """
+# Allocates 8 MB, frees it, and prints from glibc's mallinfo2: how many more regions were
+# mapped for allocations while it lived (1 if it got a fresh mmap), and whether the heap kept
+# the freed memory (1) or trimmed it back to the system (0).
+MALLOC_PROBE = """
 import ctypes, sys
 if sys.argv[1] == "import":
     import paddle_gan
@@ -22,7 +23,10 @@ libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = Info
 before = libc.mallinfo2().hblks
 block = np.ones(8 << 20, dtype=np.uint8)
-print(libc.mallinfo2().hblks - before)
+mapped = libc.mallinfo2().hblks - before
+heap = libc.mallinfo2().arena
+del block
+print(mapped, int(libc.mallinfo2().arena >= heap))
 """
 
 
@@ -33,18 +37,24 @@ def has_mallinfo2() -> bool:
         return False
 
 
-def mapped_regions(import_package: bool, **env: str) -> int:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+def probe(import_package: bool, **env: str) -> tuple[int, int]:
+    """(regions mapped for the 8 MB, heap kept after freeing it) in a fresh process."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     environ.update(env)
-    out = subprocess.run([sys.executable, "-c", MAPPED_FOR_8_MB,
+    out = subprocess.run([sys.executable, "-c", MALLOC_PROBE,
                           "import" if import_package else "plain"],
                          env=environ, capture_output=True, text=True, check=True).stdout
-    return int(out.split()[-1])
+    mapped, kept = out.split()[-2:]
+    return int(mapped), int(kept)
 
 
 @pytest.mark.skipif(not has_mallinfo2(), reason="needs glibc 2.33+ (mallinfo2)")
-def test_large_allocations_come_from_the_reused_heap():
-    assert mapped_regions(import_package=False) == 1  # glibc's default: a fresh mmap
-    assert mapped_regions(import_package=True) == 0
-    # a MALLOC_ setting the user exported is left alone
-    assert mapped_regions(import_package=True, MALLOC_TRIM_THRESHOLD_="131072") == 1
+def test_large_allocations_come_from_a_heap_that_keeps_them():
+    assert probe(import_package=False)[0] == 1  # glibc's default: a fresh mmap
+    assert probe(import_package=True) == (0, 1)
+    # glibc's own setting for the first half alone: the heap serves 8 MB, then trims it
+    assert probe(import_package=False, MALLOC_MMAP_THRESHOLD_=str(32 << 20)) == (0, 0)
+    # thresholds the user set stand: a MALLOC_ variable or a glibc tunable
+    assert probe(import_package=True, MALLOC_TRIM_THRESHOLD_="131072")[0] == 1
+    assert probe(import_package=True, GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")[0] == 1
