@@ -37,7 +37,8 @@ def test_compare_reports_medians_and_ratio(tmp_path):
     (tmp_path / "peer.py").write_text(FAKE_PEER)
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text("__version__ = 'stand-in'\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     env["PYTHONPATH"] = str(tmp_path)  # makes `import torch` find the stand-in
     result = run("--rounds", "3", "--workloads", "gan", "--steps", "3", "--sides", "torch eager",
                  "--peer", str(tmp_path / "peer.py"), env=env)
