@@ -32,6 +32,7 @@ class Session:
         self._scope = paddle.static.Scope()
         self.executor = paddle.static.Executor(place)
         self._initialised = False
+        self._keeps_executors = _can_prepare(self.executor, programs.startup)
         self._prepared: dict[tuple, tuple] = {}
 
     @property
@@ -52,7 +53,7 @@ class Session:
         step: Step = self.programs.steps[role]
         self._initialise()
         fetch_list = [step.fetches[name] for name in fetch]
-        if _can_prepare(self.executor, step.program):
+        if self._keeps_executors:
             values = self._run_prepared(role, step.program, feed, fetch, fetch_list)
         else:
             values = self.executor.run(step.program, feed=feed, scope=self._scope,
@@ -125,7 +126,8 @@ class Session:
 
 def _can_prepare(executor: paddle.static.Executor, program: paddle.static.Program) -> bool:
     """Whether this Paddle has the executor internals :meth:`Session._run_prepared` calls
-    (3.x, running a PIR Program); elsewhere ``Executor.run`` does the work."""
+    (3.x, running PIR Programs such as ``program``); elsewhere ``Executor.run`` does the work.
+    A Session asks once: its Programs share one IR."""
     return (isinstance(program, getattr(paddle.pir, "Program", ()))
             and hasattr(executor, "_pir_feed_data")
             and hasattr(getattr(executor, "_executor_cache", None),

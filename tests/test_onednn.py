@@ -99,9 +99,8 @@ def test_training_with_onednn_tracks_native_kernels(sessions):
     are about lr * sign(gradient), so a near-zero gradient whose sign the two kernels round
     differently moves a weight by 2 lr: the gap grows by orders of magnitude in the first steps
     (1e-7, 2e-4, 2e-3 on an Intel Xeon), so a third step would test the CPU's rounding, not
-    the rewrite. The
-    categorical term is compared as Q's cross-entropy: L_I = ln 10 - CE starts near 0, where a
-    relative bound is meaningless."""
+    the rewrite. The categorical term is compared as Q's cross-entropy: L_I = ln 10 - CE
+    starts near 0, where a relative bound is meaningless."""
     native, fast = sessions
     rng = np.random.default_rng(0)
     for step in range(2):
