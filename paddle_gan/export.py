@@ -1,39 +1,161 @@
 """The trained generator as a Paddle inference model (latent z in, images out), for deployment.
 
-``export`` writes the inference Program with ``paddle.static.save_inference_model`` plus a
-``model.json`` naming the model; :class:`ExportedGenerator` serves it with a
-``paddle.inference`` predictor.
+``export`` builds the generator again as it is deployed (:class:`DeployLayers`), writes it
+with ``paddle.static.save_inference_model`` plus a ``model.json`` naming the model, and
+:class:`ExportedGenerator` serves it with a ``paddle.inference`` predictor.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import paddle
+import paddle.nn.functional as F
 
-from paddle_gan import onednn
 from paddle_gan.cli import UserError
 from paddle_gan.device import current_cpu_threads, reapply_cpu_threads
+from paddle_gan.layers import Initializer, Layers, add_channel_bias
 from paddle_gan.session import Session
 
 PREFIX, META = "generator", "model.json"
 
+Trained = Callable[[str], np.ndarray]  # a trained parameter's value, by name
+_DERIVED = paddle.nn.initializer.Constant(0.0)  # never run: export sets every value
+
+
+class DeployLayers(Layers):
+    """Inference layers rebuilt for a predictor, with the same outputs as ``Layers(training=False)``:
+
+    - batch norm folded into the bias-free layer before it (the predictor's passes fold it after
+      convolutions only, and a folded bias costs less there too);
+    - a transposed convolution to one channel (the image layer) as a convolution to stride²
+      channels and a pixel shuffle, which oneDNN runs several times faster.
+
+    A parameter they change gets a new name, ``<layer>.w_folded`` say, and ``derived`` says how
+    its value follows from the trained ones (BENCHMARKS.md has the timings).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(training=False)
+        self.derived: dict[str, Callable[[Trained], np.ndarray]] = {}
+        # the output, full name and weight's scale shape of the bias-free layer last built
+        self._unfolded: tuple[paddle.pir.Value, str, tuple[int, ...]] | None = None
+
+    def values(self, trained: Trained) -> dict[str, np.ndarray]:
+        """Every parameter's value for the deployed Program."""
+        if self._unfolded is not None:
+            raise RuntimeError(f"{self._unfolded[1]} has no bias and no batch norm after it")
+        values = {}
+        for name in self.names:
+            if name in self.derived:
+                values[name] = self.derived[name](trained).astype(np.float32)
+            else:
+                values[name] = trained(name)
+        return values
+
+    def linear(self, name: str, x: paddle.pir.Value, size: int,
+               w_init: Initializer | None = None, bias: bool = True) -> paddle.pir.Value:
+        if bias:
+            return super().linear(name, x, size, w_init, bias)
+        w = self.parameter(f"{name}.w_folded", [x.shape[-1], size], _DERIVED)
+        b = self.parameter(f"{name}.b_folded", [size], _DERIVED)
+        y = F.linear(x, w, b)
+        self._unfolded = (y, self._prefix + name, (size,))
+        return y
+
+    def conv2d_transpose(self, name: str, x: paddle.pir.Value, filters: int, size: int,
+                         stride: int, padding: int, w_init: Initializer,
+                         bias: bool = True) -> paddle.pir.Value:
+        if not bias:
+            w = self.parameter(f"{name}.w_folded", [x.shape[1], filters, size, size], _DERIVED)
+            b = self.parameter(f"{name}.b_folded", [filters], _DERIVED)
+            y = add_channel_bias(F.conv2d_transpose(x, w, stride=stride, padding=padding), b)
+            self._unfolded = (y, self._prefix + name, (filters, 1, 1))
+            return y
+        if filters != 1 or size - 2 * padding != stride:  # not an image layer, or other output size
+            return super().conv2d_transpose(name, x, filters, size, stride, padding, w_init, bias)
+        layer = self._prefix + name
+        first, last = subpixel_offsets(size, stride, padding)
+        taps = last - first + 1
+        w = self.parameter(f"{name}.w_subpixel", [stride * stride, x.shape[1], taps, taps], _DERIVED)
+        b = self.parameter(f"{name}.b_subpixel", [stride * stride], _DERIVED)
+        self.derived[f"{layer}.w_subpixel"] = lambda trained: subpixel_weight(
+            trained(f"{layer}.w"), stride, padding)
+        self.derived[f"{layer}.b_subpixel"] = lambda trained: np.repeat(trained(f"{layer}.b"),
+                                                                         stride * stride)
+        y = F.conv2d(x, w, padding=[-first, last, -first, last])
+        return F.pixel_shuffle(add_channel_bias(y, b), stride)
+
+    def batch_norm(self, name: str, x: paddle.pir.Value, momentum: float = 0.9,
+                   epsilon: float = 1e-5) -> paddle.pir.Value:
+        if self._unfolded is None or self._unfolded[0] is not x:
+            raise RuntimeError(f"batch norm {self._prefix}{name} does not follow a bias-free layer")
+        _, layer, scale_shape = self._unfolded
+        self._unfolded = None
+        norm = self._prefix + name
+
+        def scale(trained: Trained) -> np.ndarray:
+            """gamma / sqrt(var + eps): BN at inference is x * scale + (beta - mean * scale)"""
+            return trained(f"{norm}.g") / np.sqrt(trained(f"{norm}.var") + epsilon)
+
+        self.derived[f"{layer}.w_folded"] = lambda trained: (
+            trained(f"{layer}.w") * scale(trained).reshape(scale_shape))
+        self.derived[f"{layer}.b_folded"] = lambda trained: (
+            trained(f"{norm}.b") - trained(f"{norm}.mean") * scale(trained))
+        return x
+
+
+def subpixel_offsets(size: int, stride: int, padding: int) -> tuple[int, int]:
+    """The input offsets, first and last, that a transposed convolution whose output is
+    ``stride`` times its input reads around each input pixel."""
+    first = min(-((size - 1 - phase - padding) // stride) for phase in range(stride))
+    last = max((phase + padding) // stride for phase in range(stride))
+    return first, last
+
+
+def subpixel_weight(w: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """A one-channel transposed convolution's weight [in, 1, k, k] as a convolution's weight
+    [stride², in, taps, taps]: output channel ``a * stride + b`` computes the output pixels at
+    row phase a and column phase b, which the pixel shuffle puts in place. Output pixel
+    ``stride * m + a`` takes input pixel ``m + d`` through kernel row ``a + padding - stride * d``."""
+    size = w.shape[-1]
+    first, last = subpixel_offsets(size, stride, padding)
+    kernel = np.zeros((stride * stride, w.shape[0], last - first + 1, last - first + 1), w.dtype)
+    for a in range(stride):
+        for b in range(stride):
+            for dy in range(first, last + 1):
+                for dx in range(first, last + 1):
+                    row, col = a + padding - stride * dy, b + padding - stride * dx
+                    if 0 <= row < size and 0 <= col < size:
+                        kernel[a * stride + b, :, dy - first, dx - first] = w[:, 0, row, col]
+    return kernel
+
 
 def export(session: Session, directory: Path, step: int) -> Path:
-    """Save ``session``'s inference Program and the generator weights it reads."""
-    infer = session.programs.steps["infer"]
-    if onednn.has_rewritten_ops(infer.program):
-        raise RuntimeError("the inference Program holds oneDNN-only ops (the oneDNN rewrite "
-                           "changed its convolutions); build it without the rewrite to export")
+    """Save ``session``'s generator, built by :class:`DeployLayers`, with the values it derives
+    from the session's weights."""
+    z_dim = int(session.programs.steps["infer"].feeds["z"].shape[1])
+    program = paddle.static.Program()
+    layers = DeployLayers()
+    with paddle.static.program_guard(program, paddle.static.Program()):
+        z = paddle.static.data("z", [None, z_dim], "float32")
+        images = session.programs.generator(layers, z)
+
+    def trained(name: str) -> np.ndarray:
+        return session.read([name])[name]
+
+    scope = paddle.static.Scope()
+    for name, value in layers.values(trained).items():
+        scope.var(name).get_tensor().set(value, session.place)
     directory.mkdir(parents=True, exist_ok=True)
-    # save_inference_model reads parameter values from the global scope: point it at ours.
-    with paddle.static.scope_guard(session.scope):
-        paddle.static.save_inference_model(str(directory / PREFIX), [infer.feeds["z"]],
-                                           [infer.fetches["images"]], session.executor,
-                                           program=infer.program)
-    meta = {"model": session.programs.config.to_dict(), "step": step,
-            "z_dim": int(infer.feeds["z"].shape[1]), "paddle": paddle.__version__}
+    # save_inference_model reads parameter values from the global scope: point it at this one
+    with paddle.static.scope_guard(scope):
+        paddle.static.save_inference_model(str(directory / PREFIX), [z], [images],
+                                           session.executor, program=program)
+    meta = {"model": session.programs.config.to_dict(), "step": step, "z_dim": z_dim,
+            "paddle": paddle.__version__}
     (directory / META).write_text(json.dumps(meta, indent=1))
     return directory
 
@@ -42,8 +164,8 @@ class ExportedGenerator:
     """An exported generator served by Paddle Inference, as a deployment would run it:
     ``generator(z) -> images [n, 1, 28, 28]``. No Layers, no Programs of ours, no checkpoint.
 
-    On the CPU the predictor runs on oneDNN, with this process's thread count, after its IR passes (fc fusion, batch norm folded
-    into the (transposed) convolutions before it). The oneDNN transposed-convolution kernel
+    On the CPU the predictor runs on oneDNN, with this process's thread count, after its IR
+    passes (fc fusion, activations fused into the layers before them). The oneDNN transposed-convolution kernel
     that kept stale weights while training is safe here, where the weights never change.
     """
 

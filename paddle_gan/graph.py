@@ -18,6 +18,7 @@ from paddle_gan.config import GanConfig
 from paddle_gan.layers import Layers
 
 LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
+Network = Callable[[Layers, paddle.pir.Value], paddle.pir.Value]
 GridLatents = Callable[[np.random.Generator], np.ndarray]
 
 
@@ -68,11 +69,13 @@ class ProgramSet:
 @dataclass(kw_only=True)
 class ModelPrograms(ProgramSet):
     """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN), the config they
-    were built from, the model's latent input, ``logged``: per role, the fetches the trainer
+    were built from, the model's latent input, its ``generator`` network (z -> images, which
+    the export builds again for deployment), ``logged``: per role, the fetches the trainer
     logs, and ``drawn_feeds``: per training role, feeds besides the data and z that the
     trainer draws from the run's noise generator each step (name -> (rng, n) -> array)."""
     config: GanConfig
     latent: Latent
+    generator: Network
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
     drawn_feeds: dict[str, dict[str, LatentSampler]] = field(default_factory=dict)
 

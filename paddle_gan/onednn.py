@@ -28,12 +28,6 @@ def applies_to(program: paddle.static.Program) -> bool:
             and hasattr(paddle.pir, "DrrPatternContext") and isinstance(program, paddle.pir.Program))
 
 
-def has_rewritten_ops(program: paddle.static.Program) -> bool:
-    """Whether ``program`` holds oneDNN-only ops (which e.g. a GPU could not run)."""
-    return applies_to(program) and any(op.name().startswith("onednn_op.")
-                                       for op in program.global_block().ops)
-
-
 def _load_dialect() -> None:
     """Paddle registers the ``onednn_op`` dialect only when it first lowers a Program with
     ``FLAGS_use_mkldnn`` on (there is no Python call for it), and a rewrite into an

@@ -51,4 +51,4 @@ def build(config: GanConfig) -> ModelPrograms:
 
     logged = {"d_step": tuple(d_terms), "g_step": ("g_loss",)}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer), config=config,
-                         latent=LATENT, logged=logged)
+                         latent=LATENT, generator=mlp_generator, logged=logged)

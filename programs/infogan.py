@@ -162,4 +162,5 @@ def build(config: InfoGanConfig) -> ModelPrograms:
     drawn = {role: {"theta": random_affine} for role, step in (("d_step", d_step), ("g_step", g_step))
              if "theta" in step.feeds}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
-                         config=config, latent=latent_of(config), logged=logged, drawn_feeds=drawn)
+                         config=config, latent=latent_of(config), generator=infogan_generator,
+                         logged=logged, drawn_feeds=drawn)

@@ -8,7 +8,7 @@ import pytest
 
 import programs
 from paddle_gan.device import current_cpu_threads, set_cpu_threads
-from paddle_gan.export import ExportedGenerator, export
+from paddle_gan.export import ExportedGenerator, export, subpixel_offsets, subpixel_weight
 
 
 def train_steps(session, rng: np.random.Generator, steps: int) -> None:
@@ -65,3 +65,58 @@ def test_a_predictor_run_leaves_the_programs_bitwise_unchanged(tmp_path):
     finally:
         set_cpu_threads(threads)
     np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.parametrize("kind", ["gan", "infogan"])
+def test_the_folded_export_draws_what_the_program_draws_far_from_initial_values(kind, tmp_path):
+    """Batch norm statistics and scales far from 0 and 1, and a bias on the image layer: folding
+    batch norm into the layer before it, or the image layer's sub-pixel weights, cannot
+    hide behind near-identity values."""
+    session = programs.new_session(programs.model_config(kind), paddle.CPUPlace(), seed=1)
+    rng = np.random.default_rng(3)
+    names = [n for n in session.programs.parameter_names() if n.startswith("G_")]
+    moved = {}
+    for name, value in session.read(names).items():
+        if name.endswith(".var"):
+            moved[name] = rng.uniform(0.3, 3.0, value.shape).astype(np.float32)
+        elif name.endswith((".g", ".mean", ".b")):
+            moved[name] = rng.normal(0.0, 0.5, value.shape).astype(np.float32) + (name.endswith(".g"))
+    assert moved or kind == "gan"
+    session.write(moved)
+    z = session.programs.latent.sample(rng, 32)
+    exported = ExportedGenerator(export(session, tmp_path / "export", step=0), paddle.CPUPlace())
+    np.testing.assert_allclose(exported(z), infer(session, z), rtol=0, atol=1e-4)
+
+
+def transposed_convolution(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """The definition: each input pixel adds its weighted kernel into the output at
+    stride * position - padding. x [n, in, h, w], w [in, out, k, k]."""
+    n, _, height, width = x.shape
+    size = w.shape[-1]
+    full = np.zeros((n, w.shape[1], (height - 1) * stride + size, (width - 1) * stride + size))
+    for i in range(height):
+        for j in range(width):
+            full[:, :, i * stride:i * stride + size, j * stride:j * stride + size] += np.einsum(
+                "nc,cokl->nokl", x[:, :, i, j], w)
+    out = (height - 1) * stride - 2 * padding + size
+    return full[:, :, padding:padding + out, padding:padding + out]
+
+
+@pytest.mark.parametrize("size, stride, padding", [(4, 2, 1), (3, 1, 1), (5, 3, 1), (2, 2, 0)])
+def test_subpixel_weights_give_the_transposed_convolution(size, stride, padding):
+    """A convolution with the sub-pixel weights, then a pixel shuffle, against the transposed
+    convolution's definition, in numpy."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 5, 5))
+    w = rng.normal(size=(3, 1, size, size))
+    first, last = subpixel_offsets(size, stride, padding)
+    kernel = subpixel_weight(w, stride, padding)
+    taps = last - first + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (-first, last), (-first, last)))
+    conv = np.zeros((2, stride * stride, 5, 5))
+    for i in range(5):
+        for j in range(5):
+            conv[:, :, i, j] = np.einsum("nckl,ockl->no", padded[:, :, i:i + taps, j:j + taps], kernel)
+    shuffled = conv.reshape(2, 1, stride, stride, 5, 5).transpose(0, 1, 4, 2, 5, 3)
+    shuffled = shuffled.reshape(2, 1, 5 * stride, 5 * stride)
+    np.testing.assert_allclose(shuffled, transposed_convolution(x, w, stride, padding), atol=1e-12)
