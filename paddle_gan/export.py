@@ -29,9 +29,10 @@ class DeployLayers(Layers):
     """Inference layers rebuilt for a predictor, with the same outputs as ``Layers(training=False)``:
 
     - batch norm folded into the bias-free layer before it (the predictor's passes fold it after
-      convolutions only, and a folded bias costs less there too);
+      convolutions only);
     - a transposed convolution to one channel (the image layer) as a convolution to stride²
-      channels and a pixel shuffle, which oneDNN runs several times faster.
+      channels and a pixel shuffle: oneDNN's transposed convolution is slow with one output
+      channel, and this form is faster although it multiplies zeros too.
 
     A parameter they change gets a new name, ``<layer>.w_folded`` say, and ``derived`` says how
     its value follows from the trained ones (BENCHMARKS.md has the timings).
