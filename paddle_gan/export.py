@@ -28,8 +28,8 @@ _DERIVED = paddle.nn.initializer.Constant(0.0)  # never run: export sets every v
 class DeployLayers(Layers):
     """Inference layers rebuilt for a predictor, with the same outputs as ``Layers(training=False)``:
 
-    - batch norm folded into the bias-free layer before it (the predictor's passes fold it after
-      convolutions only);
+    - batch norm after a bias-free fully connected layer folded into its weights and a bias (the
+      predictor's passes fold batch norm into convolutions, not into fully connected layers);
     - a transposed convolution to one channel (the image layer) as a convolution to stride²
       channels and a pixel shuffle: oneDNN's transposed convolution is slow with one output
       channel, and this form is faster although it multiplies zeros too.
@@ -41,8 +41,8 @@ class DeployLayers(Layers):
     def __init__(self) -> None:
         super().__init__(training=False)
         self.derived: dict[str, Callable[[Trained], np.ndarray]] = {}
-        # the output, full name and weight's scale shape of the bias-free layer last built
-        self._unfolded: tuple[paddle.pir.Value, str, tuple[int, ...]] | None = None
+        # the output and full name of the bias-free linear layer last built, until its batch norm
+        self._unfolded: tuple[paddle.pir.Value, str] | None = None
 
     def values(self, trained: Trained) -> dict[str, np.ndarray]:
         """Every parameter's value for the deployed Program."""
@@ -63,37 +63,33 @@ class DeployLayers(Layers):
         w = self.parameter(f"{name}.w_folded", [x.shape[-1], size], _DERIVED)
         b = self.parameter(f"{name}.b_folded", [size], _DERIVED)
         y = F.linear(x, w, b)
-        self._unfolded = (y, self._prefix + name, (size,))
+        self._unfolded = (y, self._prefix + name)
         return y
 
     def conv2d_transpose(self, name: str, x: paddle.pir.Value, filters: int, size: int,
                          stride: int, padding: int, w_init: Initializer,
                          bias: bool = True) -> paddle.pir.Value:
-        if not bias:
-            w = self.parameter(f"{name}.w_folded", [x.shape[1], filters, size, size], _DERIVED)
-            b = self.parameter(f"{name}.b_folded", [filters], _DERIVED)
-            y = add_channel_bias(F.conv2d_transpose(x, w, stride=stride, padding=padding), b)
-            self._unfolded = (y, self._prefix + name, (filters, 1, 1))
-            return y
         if filters != 1 or size - 2 * padding != stride:  # not an image layer, or other output size
             return super().conv2d_transpose(name, x, filters, size, stride, padding, w_init, bias)
         layer = self._prefix + name
         first, last = subpixel_offsets(size, stride, padding)
         taps = last - first + 1
         w = self.parameter(f"{name}.w_subpixel", [stride * stride, x.shape[1], taps, taps], _DERIVED)
-        b = self.parameter(f"{name}.b_subpixel", [stride * stride], _DERIVED)
         self.derived[f"{layer}.w_subpixel"] = lambda trained: subpixel_weight(
             trained(f"{layer}.w"), stride, padding)
-        self.derived[f"{layer}.b_subpixel"] = lambda trained: np.repeat(trained(f"{layer}.b"),
-                                                                         stride * stride)
         y = F.conv2d(x, w, padding=[-first, last, -first, last])
-        return F.pixel_shuffle(add_channel_bias(y, b), stride)
+        if bias:
+            b = self.parameter(f"{name}.b_subpixel", [stride * stride], _DERIVED)
+            self.derived[f"{layer}.b_subpixel"] = lambda trained: np.repeat(
+                trained(f"{layer}.b"), stride * stride)
+            y = add_channel_bias(y, b)
+        return F.pixel_shuffle(y, stride)
 
     def batch_norm(self, name: str, x: paddle.pir.Value, momentum: float = 0.9,
                    epsilon: float = 1e-5) -> paddle.pir.Value:
         if self._unfolded is None or self._unfolded[0] is not x:
-            raise RuntimeError(f"batch norm {self._prefix}{name} does not follow a bias-free layer")
-        _, layer, scale_shape = self._unfolded
+            return super().batch_norm(name, x, momentum, epsilon)
+        layer = self._unfolded[1]
         self._unfolded = None
         norm = self._prefix + name
 
@@ -101,8 +97,7 @@ class DeployLayers(Layers):
             """gamma / sqrt(var + eps): BN at inference is x * scale + (beta - mean * scale)"""
             return trained(f"{norm}.g") / np.sqrt(trained(f"{norm}.var") + epsilon)
 
-        self.derived[f"{layer}.w_folded"] = lambda trained: (
-            trained(f"{layer}.w") * scale(trained).reshape(scale_shape))
+        self.derived[f"{layer}.w_folded"] = lambda trained: trained(f"{layer}.w") * scale(trained)
         self.derived[f"{layer}.b_folded"] = lambda trained: (
             trained(f"{norm}.b") - trained(f"{norm}.mean") * scale(trained))
         return x
@@ -190,6 +185,8 @@ class ExportedGenerator:
             config.enable_mkldnn()
             config.set_cpu_math_library_num_threads(current_cpu_threads())
         config.switch_ir_optim(True)
+        # Paddle 2.6's fusion of consecutive fc + ReLU runs them slower than unfused
+        config.delete_pass("repeated_fc_relu_fuse_pass")
         config.disable_glog_info()
         self.predictor = paddle.inference.create_predictor(config)
         self._input = self.predictor.get_input_names()[0]  # z
