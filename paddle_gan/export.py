@@ -46,8 +46,7 @@ class DeployLayers(Layers):
 
     def values(self, trained: Trained) -> dict[str, np.ndarray]:
         """Every parameter's value for the deployed Program."""
-        if self._unfolded is not None:
-            raise RuntimeError(f"{self._unfolded[1]} has no bias and no batch norm after it")
+        self._nothing_to_fold()
         values = {}
         for name in self.names:
             if name in self.derived:
@@ -56,10 +55,16 @@ class DeployLayers(Layers):
                 values[name] = trained(name)
         return values
 
+    def _nothing_to_fold(self) -> None:
+        """A bias-free linear layer's values are only known once its batch norm follows."""
+        if self._unfolded is not None:
+            raise RuntimeError(f"{self._unfolded[1]} has no bias and no batch norm after it")
+
     def linear(self, name: str, x: paddle.pir.Value, size: int,
                w_init: Initializer | None = None, bias: bool = True) -> paddle.pir.Value:
         if bias:
             return super().linear(name, x, size, w_init, bias)
+        self._nothing_to_fold()
         w = self.parameter(f"{name}.w_folded", [x.shape[-1], size], _DERIVED)
         b = self.parameter(f"{name}.b_folded", [size], _DERIVED)
         y = F.linear(x, w, b)
@@ -72,12 +77,12 @@ class DeployLayers(Layers):
         if filters != 1 or size - 2 * padding != stride:  # not an image layer, or other output size
             return super().conv2d_transpose(name, x, filters, size, stride, padding, w_init, bias)
         layer = self._prefix + name
-        first, last = subpixel_offsets(size, stride, padding)
-        taps = last - first + 1
+        reach = subpixel_reach(stride, padding)
+        taps = 2 * reach + 1
         w = self.parameter(f"{name}.w_subpixel", [stride * stride, x.shape[1], taps, taps], _DERIVED)
         self.derived[f"{layer}.w_subpixel"] = lambda trained: subpixel_weight(
             trained(f"{layer}.w"), stride, padding)
-        y = F.conv2d(x, w, padding=[-first, last, -first, last])
+        y = F.conv2d(x, w, padding=reach)
         if bias:
             b = self.parameter(f"{name}.b_subpixel", [stride * stride], _DERIVED)
             self.derived[f"{layer}.b_subpixel"] = lambda trained: np.repeat(
@@ -103,12 +108,10 @@ class DeployLayers(Layers):
         return x
 
 
-def subpixel_offsets(size: int, stride: int, padding: int) -> tuple[int, int]:
-    """The input offsets, first and last, that a transposed convolution whose output is
-    ``stride`` times its input reads around each input pixel."""
-    first = min(-((size - 1 - phase - padding) // stride) for phase in range(stride))
-    last = max((phase + padding) // stride for phase in range(stride))
-    return first, last
+def subpixel_reach(stride: int, padding: int) -> int:
+    """How many input pixels on either side of its own each output pixel reads, in a transposed
+    convolution whose output is ``stride`` times its input (kernel ``stride + 2 * padding``)."""
+    return (stride - 1 + padding) // stride
 
 
 def subpixel_weight(w: np.ndarray, stride: int, padding: int) -> np.ndarray:
@@ -117,15 +120,16 @@ def subpixel_weight(w: np.ndarray, stride: int, padding: int) -> np.ndarray:
     row phase a and column phase b, which the pixel shuffle puts in place. Output pixel
     ``stride * m + a`` takes input pixel ``m + d`` through kernel row ``a + padding - stride * d``."""
     size = w.shape[-1]
-    first, last = subpixel_offsets(size, stride, padding)
-    kernel = np.zeros((stride * stride, w.shape[0], last - first + 1, last - first + 1), w.dtype)
+    reach = subpixel_reach(stride, padding)
+    taps = 2 * reach + 1
+    kernel = np.zeros((stride * stride, w.shape[0], taps, taps), w.dtype)
     for a in range(stride):
         for b in range(stride):
-            for dy in range(first, last + 1):
-                for dx in range(first, last + 1):
+            for dy in range(-reach, reach + 1):
+                for dx in range(-reach, reach + 1):
                     row, col = a + padding - stride * dy, b + padding - stride * dx
                     if 0 <= row < size and 0 <= col < size:
-                        kernel[a * stride + b, :, dy - first, dx - first] = w[:, 0, row, col]
+                        kernel[a * stride + b, :, dy + reach, dx + reach] = w[:, 0, row, col]
     return kernel
 
 
@@ -161,7 +165,8 @@ class ExportedGenerator:
     ``generator(z) -> images [n, 1, 28, 28]``. No Layers, no Programs of ours, no checkpoint.
 
     On the CPU the predictor runs on oneDNN, with this process's thread count, after its IR
-    passes (fc fusion, activations fused into the layers before them). The oneDNN transposed-convolution kernel
+    passes (fc fusion, batch norm folded into the transposed convolution before it, activations
+    fused into the layers before them). The oneDNN transposed-convolution kernel
     that kept stale weights while training is safe here, where the weights never change.
     """
 

@@ -8,7 +8,8 @@ import pytest
 
 import programs
 from paddle_gan.device import current_cpu_threads, set_cpu_threads
-from paddle_gan.export import ExportedGenerator, export, subpixel_offsets, subpixel_weight
+from paddle_gan.export import (DeployLayers, ExportedGenerator, export, subpixel_reach,
+                               subpixel_weight)
 
 
 def train_steps(session, rng: np.random.Generator, steps: int) -> None:
@@ -80,8 +81,9 @@ def test_the_folded_export_draws_what_the_program_draws_far_from_initial_values(
         if name.endswith(".var"):
             moved[name] = rng.uniform(0.3, 3.0, value.shape).astype(np.float32)
         elif name.endswith((".g", ".mean", ".b")):
-            moved[name] = rng.normal(0.0, 0.5, value.shape).astype(np.float32) + (name.endswith(".g"))
-    assert moved or kind == "gan"
+            centre = 1.0 if name.endswith(".g") else 0.0
+            moved[name] = (centre + rng.normal(0.0, 0.5, value.shape)).astype(np.float32)
+    assert kind == "gan" or {"G_bn1.var", "G_bn2.g", "G_up2.b"} <= set(moved)
     session.write(moved)
     z = session.programs.latent.sample(rng, 32)
     exported = ExportedGenerator(export(session, tmp_path / "export", step=0), paddle.CPUPlace())
@@ -109,10 +111,10 @@ def test_subpixel_weights_give_the_transposed_convolution(size, stride, padding)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 5, 5))
     w = rng.normal(size=(3, 1, size, size))
-    first, last = subpixel_offsets(size, stride, padding)
+    reach = subpixel_reach(stride, padding)
     kernel = subpixel_weight(w, stride, padding)
-    taps = last - first + 1
-    padded = np.pad(x, ((0, 0), (0, 0), (-first, last), (-first, last)))
+    taps = 2 * reach + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (reach, reach), (reach, reach)))
     conv = np.zeros((2, stride * stride, 5, 5))
     for i in range(5):
         for j in range(5):
@@ -120,3 +122,16 @@ def test_subpixel_weights_give_the_transposed_convolution(size, stride, padding)
     shuffled = conv.reshape(2, 1, stride, stride, 5, 5).transpose(0, 1, 4, 2, 5, 3)
     shuffled = shuffled.reshape(2, 1, 5 * stride, 5 * stride)
     np.testing.assert_allclose(shuffled, transposed_convolution(x, w, stride, padding), atol=1e-12)
+
+
+def test_the_infogan_export_folds_its_fc_batch_norms_and_rewrites_its_image_layer():
+    """The equalities above would also hold if no layer matched the deployment rewrites."""
+    model = programs.build(programs.model_config("infogan"))
+    z_dim = model.steps["infer"].feeds["z"].shape[1]
+    layers = DeployLayers()
+    with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
+        model.generator(layers, paddle.static.data("z", [None, z_dim], "float32"))
+    names = set(layers.names)
+    assert {"G_fc1.w_folded", "G_fc2.b_folded", "G_up2.w_subpixel", "G_up2.b_subpixel"} <= names
+    assert not {"G_bn1.mean", "G_bn2.g", "G_fc1.w", "G_up2.w"} & names
+    assert "G_bn3.mean" in names  # the predictor folds it into the transposed convolution
