@@ -1,8 +1,9 @@
-"""How Paddle's executor runs the Programs: serially (set by importing paddle_gan), with the
-results of its threaded mode; and through executors the Session keeps prepared, with the
-results of ``Executor.run``."""
+"""How Paddle's executor runs the Programs: serially and freeing tensors in batches (both set
+by importing paddle_gan), with the results of its threaded mode and of freeing each tensor at
+once; and through executors the Session keeps prepared, with the results of ``Executor.run``."""
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
 
 SERIAL = "FLAGS_new_executor_serial_run"
+GC_BATCH = "FLAGS_eager_delete_tensor_gb"
 
 
 def trained_parameters(kind: str, steps: int = 2) -> dict[str, np.ndarray]:
@@ -38,17 +40,18 @@ def trained_parameters(kind: str, steps: int = 2) -> dict[str, np.ndarray]:
     return values
 
 
-def test_importing_paddle_gan_sets_the_serial_mode_unless_the_user_chose():
-    def value_after_import(env: dict[str, str]) -> str:
-        code = f"import os, paddle_gan; print(os.environ['{SERIAL}'])"
+@pytest.mark.parametrize("flag, ours, users", [(SERIAL, True, False), (GC_BATCH, 0.01, 0.5)])
+def test_importing_paddle_gan_sets_executor_flags_unless_the_user_chose(flag, ours, users):
+    def value_in_paddle(env: dict[str, str]) -> bool | float:
+        code = f"import paddle_gan, paddle; print(repr(paddle.get_flags('{flag}')['{flag}']))"
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                               text=True, check=True)
-        return done.stdout.strip()
+        return ast.literal_eval(done.stdout.strip().splitlines()[-1])
 
-    env = {k: v for k, v in os.environ.items() if k != SERIAL}
-    assert value_after_import(env) == "1"
-    env[SERIAL] = "0"
-    assert value_after_import(env) == "0"
+    env = {k: v for k, v in os.environ.items() if k != flag}
+    assert value_in_paddle(env) == ours
+    env[flag] = str(users)
+    assert value_in_paddle(env) == users
 
 
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
@@ -62,6 +65,21 @@ def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
         other = trained_parameters(kind)
     finally:
         paddle.set_flags({SERIAL: serial_now})
+    assert here.keys() == other.keys()
+    for name in here:
+        np.testing.assert_array_equal(here[name], other[name], err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["gan", "infogan"])
+def test_batched_freeing_trains_bitwise_like_freeing_each_tensor_at_once(kind):
+    batch_gb = paddle.get_flags(GC_BATCH)[GC_BATCH]
+    assert batch_gb == float(os.environ[GC_BATCH]) > 0, "Paddle should batch as the environment says"
+    here = trained_parameters(kind)
+    paddle.set_flags({GC_BATCH: 0.0})  # Paddle's default; read when an executor first runs
+    try:
+        other = trained_parameters(kind)
+    finally:
+        paddle.set_flags({GC_BATCH: batch_gb})
     assert here.keys() == other.keys()
     for name in here:
         np.testing.assert_array_equal(here[name], other[name], err_msg=name)
