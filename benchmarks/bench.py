@@ -64,40 +64,33 @@ def main(argv: list[str] | None = None) -> None:
                            onednn_convolutions=on_cpu and not args.native_conv)
     session = Session(model, place, seed=0)
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
-    batches = Batches(images, args.batch_size, seed=0)
-    build_s = time.perf_counter() - started
-
-    def stream() -> Iterator[np.ndarray]:
-        epoch = 0
-        while True:
-            yield from batches.epoch(epoch)
-            epoch += 1
 
     if args.infer and args.predictor:
         z = session.programs.latent.sample(rng, args.batch_size)
         exported = Path(tempfile.mkdtemp(prefix="bench-export-"))
         generator = ExportedGenerator(export(session, exported, step=0), place)
         shutil.rmtree(exported)  # the predictor holds the model in memory
-        build_s = time.perf_counter() - started
 
-        def one(real: np.ndarray, fetch: bool) -> None:
+        def one(fetch: bool) -> None:
             generator(z)  # copies the images out: always synchronous
     elif args.infer:
         z = session.programs.latent.sample(rng, args.batch_size)
 
-        def one(real: np.ndarray, fetch: bool) -> None:
+        def one(fetch: bool) -> None:
             session.run("infer", {"z": z}, ("images",) if fetch else ())
     else:
-        def one(real: np.ndarray, fetch: bool) -> None:
-            iteration(session, real, rng, fetch)
+        images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
+        data = stream(Batches(images, args.batch_size, seed=0))
 
-    data = stream()
+        def one(fetch: bool) -> None:
+            iteration(session, next(data), rng, fetch)
+    build_s = time.perf_counter() - started
+
     for _ in range(args.warmup):
-        one(next(data), fetch=False)
+        one(fetch=False)
     start = time.perf_counter()
     for i in range(args.steps):
-        one(next(data), fetch=i == args.steps - 1)  # the last fetch waits for queued work
+        one(fetch=i == args.steps - 1)  # the last fetch waits for queued work
     elapsed = time.perf_counter() - start
     print(json.dumps({
         "model": args.model, "mode": "infer" if args.infer else "train", "batch": args.batch_size,
@@ -108,6 +101,14 @@ def main(argv: list[str] | None = None) -> None:
         "samples_per_s": round(args.steps * args.batch_size / elapsed, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "build_s": round(build_s, 2)}))
+
+
+def stream(batches: Batches) -> Iterator[np.ndarray]:
+    """The training batches of epoch 0, 1, 2, ... as train.py draws them."""
+    epoch = 0
+    while True:
+        yield from batches.epoch(epoch)
+        epoch += 1
 
 
 if __name__ == "__main__":
