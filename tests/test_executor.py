@@ -54,35 +54,37 @@ def test_importing_paddle_gan_sets_executor_flags_unless_the_user_chose(flag, ou
     assert value_in_paddle(env) == users
 
 
+def trained_with(kind: str, flag: str, value: bool | float) -> dict[str, np.ndarray]:
+    """:func:`trained_parameters` with a Paddle flag set to ``value`` meanwhile: the new
+    Session's executors are built and first run under it."""
+    before = paddle.get_flags(flag)[flag]
+    paddle.set_flags({flag: value})
+    try:
+        return trained_parameters(kind)
+    finally:
+        paddle.set_flags({flag: before})
+
+
+def assert_bitwise_equal(here: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> None:
+    assert here.keys() == other.keys()
+    for name in here:
+        np.testing.assert_array_equal(here[name], other[name], err_msg=name)
+
+
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
     serial_now = paddle.get_flags(SERIAL)[SERIAL]
     assert serial_now == (os.environ[SERIAL] not in ("0", "false", "False")), \
         "Paddle should run in the mode the environment names"
-    here = trained_parameters(kind)
-    paddle.set_flags({SERIAL: not serial_now})
-    try:
-        other = trained_parameters(kind)
-    finally:
-        paddle.set_flags({SERIAL: serial_now})
-    assert here.keys() == other.keys()
-    for name in here:
-        np.testing.assert_array_equal(here[name], other[name], err_msg=name)
+    assert_bitwise_equal(trained_parameters(kind), trained_with(kind, SERIAL, not serial_now))
 
 
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_batched_freeing_trains_bitwise_like_freeing_each_tensor_at_once(kind):
     batch_gb = paddle.get_flags(GC_BATCH)[GC_BATCH]
     assert batch_gb == float(os.environ[GC_BATCH]) > 0, "Paddle should batch as the environment says"
-    here = trained_parameters(kind)
-    paddle.set_flags({GC_BATCH: 0.0})  # Paddle's default; read when an executor first runs
-    try:
-        other = trained_parameters(kind)
-    finally:
-        paddle.set_flags({GC_BATCH: batch_gb})
-    assert here.keys() == other.keys()
-    for name in here:
-        np.testing.assert_array_equal(here[name], other[name], err_msg=name)
+    # 0 is Paddle's default: every tensor freed as soon as it is last used
+    assert_bitwise_equal(trained_parameters(kind), trained_with(kind, GC_BATCH, 0.0))
 
 
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
@@ -99,6 +101,5 @@ def test_prepared_executors_train_bitwise_like_executor_run(kind, monkeypatch):
     assert len(runs) == (8 if paddle.framework.use_pir_api() else 0)  # 2.6.2: Executor.run
     monkeypatch.setattr(session_module, "_can_prepare", lambda executor, program: False)
     plain = trained_parameters(kind, steps=4)
-    assert prepared.keys() == plain.keys() and any(k.startswith("step 2/") for k in plain)
-    for name in prepared:
-        np.testing.assert_array_equal(prepared[name], plain[name], err_msg=name)
+    assert any(k.startswith("step 2/") for k in plain)
+    assert_bitwise_equal(prepared, plain)
