@@ -4,9 +4,8 @@ Importing the package sets up the process for Paddle, so it must come before ``i
 it quiets Paddle's start-up chatter (C++ INFO logs, a ccache notice) unless the user chose
 otherwise through GLOG_minloglevel, on AMD CPUs it points MKL at its AVX2 code path, it runs
 Paddle's executor serially and has it free tensors in batches, it keeps freed memory for reuse
-(glibc), and it loads Python's zlib
-first: loaded after paddlepaddle 2.6.2 (as numpy.random does on first use), it crashed the
-process in inflateReset2.
+(glibc), and it loads Python's zlib first: loaded after paddlepaddle 2.6.2 (as numpy.random does
+on first use), it crashed the process in inflateReset2.
 """
 import ctypes
 import os
@@ -85,8 +84,8 @@ os.environ.setdefault("FLAGS_new_executor_serial_run", "1")
 # tensor, to a garbage-collector thread that spins and yields between tasks; on a small CPU
 # that thread takes cycles from the math libraries' threads. Handing it 10 MB of tensors at a
 # time instead trains the MLP-GAN 1.2x faster and InfoGAN no slower, with bitwise-equal results
-# and about 10 MB more peak memory (BENCHMARKS.md). Read when an executor first runs; a value
-# the user exported wins.
+# and under 10 MB more peak memory in training (BENCHMARKS.md). Paddle reads it when an executor
+# creates its collector (first run on PIR, second on 2.6.2); a value the user exported wins.
 os.environ.setdefault("FLAGS_eager_delete_tensor_gb", "0.01")
 warnings.filterwarnings("ignore", message="No ccache found")
 warnings.filterwarnings("ignore", message=".*'place' interface for pir graph mode")
