@@ -143,11 +143,9 @@ def export(session: Session, directory: Path, step: int) -> Path:
         z = paddle.static.data("z", [None, z_dim], "float32")
         images = session.programs.generator(layers, z)
 
-    def trained(name: str) -> np.ndarray:
-        return session.read([name])[name]
-
+    trained = session.read(session.programs.parameter_names())
     scope = paddle.static.Scope()
-    for name, value in layers.values(trained).items():
+    for name, value in layers.values(trained.__getitem__).items():
         scope.var(name).get_tensor().set(value, session.place)
     directory.mkdir(parents=True, exist_ok=True)
     # save_inference_model reads parameter values from the global scope: point it at this one
