@@ -13,14 +13,17 @@ import json
 import tempfile
 from pathlib import Path
 
-import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
-from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import load_dataset
-from paddle_gan.device import add_device_argument, place_from_args
-from paddle_gan.evaluator import default_cache_dir, load_or_train
-from paddle_gan.export import ExportedGenerator, export
-from paddle_gan.scoring import evaluate, markdown
-import programs
+from paddle_gan import runtime
+
+runtime.configure()  # first: it sets what Paddle reads when it is imported
+
+from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
+from paddle_gan.data import add_data_arguments, load_dataset  # noqa: E402
+from paddle_gan.device import add_device_argument, place_from_args  # noqa: E402
+from paddle_gan.evaluator import default_cache_dir, load_or_train  # noqa: E402
+from paddle_gan.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.scoring import evaluate, markdown  # noqa: E402
+import programs  # noqa: E402
 
 
 def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = None,
@@ -30,18 +33,18 @@ def evaluate_checkpoint(checkpoint: str | Path, place, data_dir: str | None = No
     """Every metric of a checkpoint, on the dataset it was trained on, with that dataset's
     (cached) evaluator: what ``--json`` prints. The samples come from the generator exported
     and served by Paddle Inference, as deployed; the weights are fixed here."""
-    session, state, ckpt = programs.restore_session(checkpoint, place)
-    dataset = state["run"]["dataset"]
+    session, ckpt = programs.restore_session(checkpoint, place)
+    dataset = ckpt.state["run"]["dataset"]
     train = load_dataset(data_dir, "train", verify, dataset)
     test = load_dataset(data_dir, "test", verify, dataset)
     cache = default_cache_dir() if cache_dir is None else Path(cache_dir)
     evaluator = load_or_train(*train, *test, cache, place, retrain=retrain, dataset=dataset)
     with tempfile.TemporaryDirectory() as exported:
-        export(session, Path(exported), state["step"])
+        export(session, Path(exported), ckpt.step)
         generator = ExportedGenerator(Path(exported), place)
         scores = evaluate(session, evaluator, train, test, samples, seed, truncation,
                           dataset=dataset, generator=generator)
-    return {"checkpoint": str(ckpt), "model": session.programs.config.kind, "step": state["step"],
+    return {"checkpoint": str(ckpt.path), "model": session.programs.config.kind, "step": ckpt.step,
             **scores}
 
 
@@ -57,9 +60,7 @@ def main(argv: list[str] | None = None) -> None:
                         "noise is U(-1, 1), so only values below 1 act)")
     p.add_argument("--format", default="text", choices=["text", "json", "md"])
     p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the dataset the checkpoint was trained on (as for train.py)")
-    p.add_argument("--no-verify", action="store_true", help="skip the dataset's checksum check")
+    add_data_arguments(p)
     p.add_argument("--cache-dir", default=None,
                    help="where the evaluator classifier is cached (default: $PADDLE_GAN_CACHE, "
                         "else ~/.cache/paddle_gan)")

@@ -13,23 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from paddle_gan import checkpoint, latent
-from paddle_gan.export import ExportedGenerator, export
-from paddle_gan.cli import HelpFormatter, UserError, add_config_argument, parse_with_config, run_cli
-from paddle_gan.device import add_device_argument, place_from_args
-from paddle_gan.grids import save_grid
-import programs
+from paddle_gan import runtime
 
-RUNS_DIR = Path("output")
+runtime.configure()  # first: it sets what Paddle reads when it is imported
 
-
-def newest_run() -> Path:
-    """The run under output/ whose latest checkpoint was written last."""
-    pointers = sorted(RUNS_DIR.glob(f"*/checkpoints/{checkpoint.LATEST}"),
-                      key=lambda p: p.stat().st_mtime)
-    if not pointers:
-        raise UserError(f"no checkpoint under {RUNS_DIR}/; train first or pass --checkpoint")
-    return pointers[-1].parent.parent
+from paddle_gan import latent  # noqa: E402
+from paddle_gan.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.cli import (HelpFormatter, UserError, add_config_argument,  # noqa: E402
+                            parse_with_config, run_cli)
+from paddle_gan.device import add_device_argument, place_from_args  # noqa: E402
+from paddle_gan.grids import save_grid  # noqa: E402
+from paddle_gan.rundir import RunDir, newest_run  # noqa: E402
+import programs  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,18 +73,19 @@ def main(argv: list[str] | None = None) -> None:
         output = Path(args.output) if args.output else Path(args.model_dir) / "infer"
         print(f"{kind} at step {step} (exported, {args.model_dir}):")
     else:
-        run_dir = Path(args.checkpoint) if args.checkpoint else newest_run()
-        session, state, ckpt = programs.restore_session(run_dir, place, args.seed)
-        model_config, step = session.programs.config, state["step"]
+        run_dir = Path(args.checkpoint) if args.checkpoint else newest_run().root
+        session, ckpt = programs.restore_session(run_dir, place, args.seed)
+        model_config, step = session.programs.config, ckpt.step
         kind = model_config.kind
-        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
-        output = Path(args.output) if args.output else run / "infer"
-        print(f"{kind} at step {step} ({ckpt}):")
+        in_run = ckpt.path.parent.name == "checkpoints"
+        run = RunDir(ckpt.path.parent.parent if in_run else ckpt.path)
+        output = Path(args.output) if args.output else run.infer
+        print(f"{kind} at step {step} ({ckpt.path}):")
         if args.export:
             print(f"  exported the generator to {export(session, Path(args.export), step)}")
 
         def generator(z: np.ndarray) -> np.ndarray:
-            return session.run("infer", {"z": z}, ("images",))["images"]
+            return session.programs.generate(session, z)
 
     model_latent = programs.MODELS[kind].latent_of(model_config)
     rng = np.random.default_rng(args.seed)

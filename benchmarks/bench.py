@@ -18,18 +18,22 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
 import numpy as np
-import paddle
 
-from paddle_gan import config
-from paddle_gan.cli import HelpFormatter, UserError, run_cli
-from paddle_gan.data import Batches
-from paddle_gan.device import add_device_argument, select_place, set_cpu_threads
-from paddle_gan.export import ExportedGenerator, export
-from paddle_gan.session import Session
-from paddle_gan.trainer import iteration
-import programs
+from paddle_gan import runtime
+
+runtime.configure()  # first: it sets what Paddle reads when it is imported
+
+import paddle  # noqa: E402
+
+from paddle_gan import config  # noqa: E402
+from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
+from paddle_gan.data import Batches  # noqa: E402
+from paddle_gan.device import add_device_argument, select_place, set_cpu_threads  # noqa: E402
+from paddle_gan.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.session import Session  # noqa: E402
+from paddle_gan.trainer import iteration  # noqa: E402
+import programs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

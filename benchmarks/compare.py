@@ -14,9 +14,9 @@ timed. The sides:
 - ``paddle dygraph`` and ``paddle to_static``: ``benchmarks/paddle_peer.py``, the same models
   as Paddle eager code, and with their forward passes under ``paddle.jit.to_static``.
 
-Every side gets the process set-up ``import paddle_gan`` makes: the Paddle sides import it,
-and the PyTorch peer runs with the same glibc malloc settings, through glibc's environment
-variables (``paddle_gan.GLIBC_MALLOC``), with which PyTorch runs faster too (BENCHMARKS.md).
+Every side gets the process set-up of ``paddle_gan.runtime.configure()``: the Paddle sides
+call it, and the PyTorch peer runs with the same glibc malloc settings, through glibc's
+environment variables (``runtime.GLIBC_MALLOC``), with which PyTorch runs faster too (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -30,12 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-# The environment this script was started with: importing paddle_gan sets defaults in
-# os.environ for its own process (the Paddle sides import it themselves), and the PyTorch
-# peer should get none of them but the malloc settings.
-STARTED_WITH = dict(os.environ)
-
-from paddle_gan import GLIBC_MALLOC, user_set_malloc  # noqa: E402  (after STARTED_WITH)
+from paddle_gan.runtime import GLIBC_MALLOC, user_set_malloc
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PEER = REPO.parent / "shared" / "peers" / "torch_gan_peer.py"
@@ -94,9 +89,9 @@ SIDES = ("paddle-gan", "torch eager", "paddle dygraph", "paddle to_static")
 
 def environment(side: str) -> dict[str, str]:
     """The side's environment: the one this script was started with, and for the PyTorch
-    peer the malloc settings importing paddle_gan applies to the Paddle sides, under the same
+    peer the malloc settings runtime.configure() applies to the Paddle sides, under the same
     rule (where the user set the thresholds, no side gets ours)."""
-    env = dict(STARTED_WITH)
+    env = dict(os.environ)
     if side == "torch eager" and not user_set_malloc(env):
         env.update((name, str(value)) for name, value in GLIBC_MALLOC.items())
     return env

@@ -17,11 +17,15 @@ import argparse
 import json
 import time
 
-import paddle_gan  # noqa: F401  (sets up the process before Paddle is imported)
 import numpy as np
-import paddle
 
-import programs
+from paddle_gan import runtime
+
+runtime.configure()  # first: it sets what Paddle reads when it is imported
+
+import paddle  # noqa: E402
+
+import programs  # noqa: E402
 
 
 # (weight, the spatial positions it is applied at, whether its input needs a gradient when

@@ -15,12 +15,17 @@ import json
 import resource
 import time
 
-import paddle_gan  # noqa: F401  (the process set-up every side gets: MKL on AMD, zlib first)
-import paddle
-import paddle.nn as nn
-import paddle.nn.functional as F
+from paddle_gan import runtime
 
-from paddle_gan.device import set_cpu_threads
+runtime.configure()  # the process set-up every side gets; it leaves Paddle in static mode
+
+import paddle  # noqa: E402
+import paddle.nn as nn  # noqa: E402
+import paddle.nn.functional as F  # noqa: E402
+
+from paddle_gan.device import set_cpu_threads  # noqa: E402
+
+paddle.disable_static()  # this peer is Paddle's eager mode
 
 
 class MlpGenerator(nn.Layer):

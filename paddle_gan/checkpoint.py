@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,22 @@ def _write_text_atomic(path: Path, text: str) -> None:
     _fsync(tmp)
     os.replace(tmp, path)
     _fsync(path.parent)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A verified checkpoint directory and the state its ``state.json`` recorded: ``step``,
+    ``rng`` (the noise generator's state), ``run`` and ``model`` (the settings) and ``trial``."""
+    path: Path
+    state: dict
+
+    @property
+    def step(self) -> int:
+        return self.state["step"]
+
+    @property
+    def trial(self) -> int:
+        return self.state["trial"]
 
 
 class NonFiniteState(UserError):
@@ -96,12 +113,12 @@ def save(session: Session, directory: Path, state: dict, keep: int = 3) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _write_text_atomic(directory / LATEST, name + "\n")
-    for old in _step_dirs(directory)[:-keep] if keep > 0 else []:
+    for old in step_dirs(directory)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def _step_dirs(directory: Path) -> list[Path]:
+def step_dirs(directory: Path) -> list[Path]:
     """``step_*`` directories, oldest first (by number: step_1000000 sorts after step_999999)."""
     steps = [p for p in directory.glob("step_*") if p.name[5:].isdigit()]
     return sorted(steps, key=lambda p: int(p.name[5:]))
@@ -109,7 +126,7 @@ def _step_dirs(directory: Path) -> list[Path]:
 
 def discard_after(directory: Path, step: int) -> None:
     """Delete checkpoints newer than ``step`` (after resuming past corrupted ones)."""
-    for path in _step_dirs(directory):
+    for path in step_dirs(directory):
         if int(path.name[5:]) > step:
             shutil.rmtree(path)
 
@@ -129,14 +146,14 @@ def _candidates(path: Path) -> list[Path]:
     if (path / STATE_FILE).is_file() or path.name.startswith("step_"):
         return [path]
     for directory in (path, path / "checkpoints"):
-        steps = _step_dirs(directory)[::-1]
+        steps = step_dirs(directory)[::-1]
         if steps or (directory / LATEST).is_file():
             return steps
     return []
 
 
-def find(path: str | os.PathLike) -> tuple[Path, dict]:
-    """The newest intact checkpoint at ``path`` and its verified state.
+def find(path: str | os.PathLike) -> Checkpoint:
+    """The newest intact checkpoint at ``path``, with its verified state.
 
     ``path`` is one ``step_*`` directory, a checkpoints directory or a run's output directory.
     In a directory, a corrupted or incomplete checkpoint is reported on stderr and skipped in
@@ -150,7 +167,7 @@ def find(path: str | os.PathLike) -> tuple[Path, dict]:
     problems = []
     for candidate in candidates:
         try:
-            return candidate, read_state(candidate)
+            return Checkpoint(candidate, read_state(candidate))
         except UserError as err:
             problems.append(str(err))
             if len(candidates) > 1:
@@ -178,8 +195,9 @@ def read_state(checkpoint: Path) -> dict:
     return state
 
 
-def restore(session: Session, checkpoint: Path, state: dict) -> None:
-    """Load a checkpoint whose ``state`` :func:`find` verified into the session's Scope."""
+def restore(session: Session, ckpt: Checkpoint) -> None:
+    """Load a checkpoint that :func:`find` verified into the session's Scope."""
+    checkpoint, state = ckpt.path, ckpt.state
     if state["model"]["kind"] != session.programs.config.kind:
         raise UserError(f"{checkpoint}: checkpoint of model {state['model']['kind']!r}, "
                         f"not {session.programs.config.kind!r}")

@@ -211,6 +211,46 @@ class RunConfig:
         check(self)
 
 
+def fixed_on_resume(config: type) -> list[str]:
+    """The flags of ``config`` a resumed run must keep."""
+    return [flag(f.name) for f in settings(config) if f.metadata["fixed_on_resume"]]
+
+
+def refuse_change(name: str, value: object, run_value: object) -> None:
+    """On resume, a flag given with a value other than the run's is an error, not an override."""
+    if value != run_value:
+        raise UserError(f"{name} {value} differs from the run's {run_value}; "
+                        f"drop {name} to resume (or start a new run in another --output)")
+
+
+def new_run(args: argparse.Namespace, default_epochs: int) -> RunConfig:
+    """A new run's settings: those the command line gave, else their defaults (the model's
+    ``default_epochs``)."""
+    if args.restart_steps is not None and (args.restarts or 1) == 1:
+        raise UserError("--restart-steps is the length of each --restarts trial: "
+                        "give --restarts N (N > 1) too")
+    run_settings = given(args, RunConfig)
+    if "epochs" not in run_settings:
+        run_settings["epochs"] = default_epochs
+    return RunConfig(output=args.output, **run_settings)
+
+
+def resumed_run(args: argparse.Namespace, saved: dict, where: str) -> RunConfig:
+    """A resumed run's settings, as its checkpoint at ``where`` recorded them (``saved``):
+    flags given override them (length, logging, threads), except those the run must keep,
+    which must match."""
+    run = strict(RunConfig, saved, where)
+    changes = {"output": args.output}
+    for f in settings(RunConfig):
+        value = getattr(args, f.name)
+        if value is None:
+            continue
+        if f.metadata["fixed_on_resume"]:
+            refuse_change(flag(f.name), value, getattr(run, f.name))
+        changes[f.name] = value
+    return dataclasses.replace(run, **changes)
+
+
 def strict(config: type, saved: dict, what: str, **extra: Any) -> Any:
     """``config`` built from a checkpoint's recorded settings, which must be exactly its fields:
     a checkpoint written by another version of the project is refused, naming the difference."""
@@ -221,6 +261,12 @@ def strict(config: type, saved: dict, what: str, **extra: Any) -> Any:
                         f"missing: {missing or 'none'}, unknown: {unknown or 'none'}); "
                         "train anew with this version")
     return config(**saved, **extra)
+
+
+def argument_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """The parser's groups of settings, by name, in the order --help shows them."""
+    return {name: parser.add_argument_group(name)
+            for name in (DATA, RUN, DEVICE, OPTIMISER, STABILISATION, CODES, LOGGING)}
 
 
 def add_settings(parser: argparse.ArgumentParser, configs: list[type],

@@ -25,6 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
+from paddle_gan import runtime
 from paddle_gan.cli import UserError, run_cli
 
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
@@ -118,6 +119,22 @@ def resolve_data_dir(data_dir: str | os.PathLike | None,
         if all(find_file(directory, spec.name) for spec in ds.files.values()):
             return directory, False
     return ds.cache_dir, True
+
+
+def data_dir_help() -> str:
+    """Where a dataset is looked for, in order (:func:`resolve_data_dir`), for --help."""
+    envs = " or ".join(f"${ds.env} ({ds.name})" for ds in DATASETS.values())
+    system = ", ".join(f"{d} ({ds.name})" for ds in DATASETS.values() for d in ds.system_dirs)
+    return (f"directory with the dataset's four IDX files (raw or .gz); default: {envs}, else "
+            f"{system}, else {PADDLE_DATASET_CACHE}/<dataset>, fetched on first use")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--data-dir`` and ``--no-verify``, as every entry point that reads a dataset has them."""
+    parser.add_argument("--data-dir", default=None, help=data_dir_help())
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the SHA-256 and size check (for custom IDX files); magic "
+                             "numbers and lengths are still checked")
 
 
 def _fix_hint(data_dir: Path, ds: Dataset = MNIST) -> str:
@@ -305,10 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["fetch", "check"],
                         help="fetch: download if missing, then verify; check: verify only")
     parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
-    parser.add_argument("--data-dir", help="default: $PADDLE_GAN_DATA (mnist) or "
-                        "$PADDLE_GAN_FASHION_DATA, else /usr/share/datasets/fashion-mnist "
-                        f"(fashion-mnist), else {PADDLE_DATASET_CACHE}/<dataset>")
+    parser.add_argument("--data-dir", help=data_dir_help())
     args = parser.parse_args(argv)
+    runtime.configure()  # fetching may go through Paddle's downloader
     if args.command == "fetch":
         print(f"{args.dataset} ready in {fetch(args.data_dir, args.dataset)}")
     else:

@@ -136,7 +136,7 @@ def subpixel_weight(w: np.ndarray, stride: int, padding: int) -> np.ndarray:
 def export(session: Session, directory: Path, step: int) -> Path:
     """Save ``session``'s generator, built by :class:`DeployLayers`, with the values it derives
     from the session's weights."""
-    z_dim = int(session.programs.steps["infer"].feeds["z"].shape[1])
+    z_dim = session.programs.latent.dim
     program = paddle.static.Program()
     layers = DeployLayers()
     with paddle.static.program_guard(program, paddle.static.Program()):

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import paddle
 from paddle.base.data_feeder import convert_dtype
 
 from paddle_gan.config import GanConfig
+from paddle_gan.latent import Codes
 from paddle_gan.layers import Layers
+
+if TYPE_CHECKING:  # the Session runs ProgramSets: a type only, no import cycle
+    from paddle_gan.session import Session
 
 LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
 Network = Callable[[Layers, paddle.pir.Value], paddle.pir.Value]
@@ -24,9 +28,10 @@ GridLatents = Callable[[np.random.Generator], np.ndarray]
 
 @dataclass(frozen=True)
 class Latent:
-    """A model's latent input: how to draw a batch, where its U(-1, 1) noise sits (what the
-    truncation trick redraws), and the extra grids ``infer.py`` draws, by name:
+    """A model's latent input: its size, how to draw a batch, where its U(-1, 1) noise sits
+    (what the truncation trick redraws), and the extra grids ``infer.py`` draws, by name:
     (rng -> z, rows, cols)."""
+    dim: int
     sample: LatentSampler
     noise: slice
     grids: dict[str, tuple[GridLatents, int, int]] = field(default_factory=dict)
@@ -68,16 +73,32 @@ class ProgramSet:
 
 @dataclass(kw_only=True)
 class ModelPrograms(ProgramSet):
-    """A GAN's Programs (roles d_step, g_step, infer, and encode for InfoGAN), the config they
-    were built from, the model's latent input, its ``generator`` network (z -> images, which
-    the export builds again for deployment), ``logged``: per role, the fetches the trainer
-    logs, and ``drawn_feeds``: per training role, feeds besides the data and z that the
-    trainer draws from the run's noise generator each step (name -> (rng, n) -> array)."""
+    """A GAN's Programs and what the library may ask of them.
+
+    The roles are d_step, g_step, infer and, for a model with codes, encode; only the model's
+    own code runs them by name. Besides the config they were built from: the model's latent
+    input, its ``generator`` network (z -> images, which the export builds again for
+    deployment), ``logged``: per training role, the fetches the trainer logs,
+    ``drawn_feeds``: per training role, feeds besides the data and z that the trainer draws
+    from the run's noise generator each step (name -> (rng, n) -> array), and ``codes``:
+    InfoGAN's latent codes, which Q infers back from images, or None for a model without."""
     config: GanConfig
     latent: Latent
     generator: Network
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)
     drawn_feeds: dict[str, dict[str, LatentSampler]] = field(default_factory=dict)
+    codes: Codes | None = None
+
+    def generate(self, session: "Session", z: np.ndarray) -> np.ndarray:
+        """Images ``[n, 1, 28, 28]`` or ``[n, 784]`` in [0, 1] for a latent batch, by the
+        inference Program (batch norm with its running statistics)."""
+        return session.run("infer", {"z": z}, ("images",))["images"]
+
+    def code_posterior(self, session: "Session", images: np.ndarray) -> np.ndarray:
+        """Q(c1 | x) of each image (uint8 or floats in [0, 1]), ``[N, categories]``."""
+        if self.codes is None:
+            raise TypeError(f"model {self.config.kind!r} has no codes to infer")
+        return session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
 
 
 @contextlib.contextmanager
@@ -87,9 +108,12 @@ def new_step(startup: paddle.static.Program, training: bool = True,
     """Build a Step's Program inside the block; initializers go to the shared startup.
 
     ``training``, ``update_stats``, ``spectral_norm`` and ``second_order`` set how batch norm
-    and spectral norm behave in it (see :class:`Layers`).
+    and spectral norm behave in it (see :class:`Layers`). Paddle must be in static-graph mode
+    (:func:`paddle_gan.runtime.configure` switches it).
     """
-    paddle.enable_static()
+    if paddle.in_dynamic_mode():
+        raise RuntimeError("Programs are built in static-graph mode: call "
+                           "paddle_gan.runtime.configure() first (or paddle.enable_static())")
     step = Step(paddle.static.Program(), Layers(training, update_stats, spectral_norm, second_order))
     with paddle.static.program_guard(step.program, startup):
         yield step

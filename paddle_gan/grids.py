@@ -20,14 +20,11 @@ def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:
 def save_grid(images: np.ndarray, path: str | Path, rows: int, cols: int,
               scale: int = 2) -> Path:
     """Write a grid PNG (white digits on black, upscaled by ``scale``); returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.image import imsave  # no pyplot: the caller's backend stays as it was
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas = np.clip(tile(images, rows, cols), 0.0, 1.0)
     canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
-    plt.imsave(path, canvas, cmap="gray", vmin=0.0, vmax=1.0)
+    imsave(path, canvas, cmap="gray", vmin=0.0, vmax=1.0)
     return path

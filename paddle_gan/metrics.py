@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from paddle_gan.session import Session
 
 
 CLASSES = 10  # the digits (or Fashion-MNIST's classes)
@@ -55,12 +54,11 @@ def code_information(probs: np.ndarray) -> float:
     return inception_score_log(probs)
 
 
-def categorical_accuracy(session: Session, images: np.ndarray,
-                         labels: np.ndarray) -> dict[str, object]:
-    """InfoGAN's c1 as a classifier: argmax of Q's categorical head, Hungarian-matched, the
-    code x label counts (``cat_confusion``, rows = codes), and the label-free
-    ``cat_real_mi`` (``code_information``) of the same images."""
-    probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
+def categorical_accuracy(probs: np.ndarray, labels: np.ndarray) -> dict[str, object]:
+    """InfoGAN's c1 as a classifier, from Q(c1 | x) of labelled images (``probs``): argmax
+    of Q's categorical head, Hungarian-matched, the code x label counts (``cat_confusion``,
+    rows = codes), and the label-free ``cat_real_mi`` (``code_information``) of the same
+    images."""
     codes = probs.shape[1]
     pred, labels = probs.argmax(axis=1), labels.astype(np.int64)
     accuracy, mapping = hungarian_accuracy(pred, labels, codes)

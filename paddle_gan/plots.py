@@ -27,47 +27,46 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def _figure():
-    import matplotlib
+    """A figure of its own, outside pyplot: drawing it changes no backend and no pyplot state
+    of the caller's (a notebook's, say)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
-    return plt, fig, ax
+    return fig, ax
 
 
-def _save(plt, fig, ax, out_path: str | Path) -> Path:
+def _save(fig, ax, out_path: str | Path) -> Path:
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
-    plt.close(fig)
     return Path(out_path)
 
 
 def loss_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
     """D and G losses against step."""
     rows = read_metrics(metrics_path)
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     steps = [r["step"] for r in rows]
     for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
         ax.plot(steps, [r[key] for r in rows], label=label, linewidth=1)
     ax.set_ylabel("loss (nats)")
-    return _save(plt, fig, ax, out_path)
+    return _save(fig, ax, out_path)
 
 
 def li_curves(runs: dict[str, str | Path], out_path: str | Path, categories: int = 10) -> Path:
     """Categorical L_I = H(c1) - CE (nats) of each run against step, with its ceiling ln K for
     a c1 of K values."""
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     for label, metrics_path in runs.items():
         rows = [r for r in read_metrics(metrics_path) if "li_cat" in r]
         ax.plot([r["step"] for r in rows], [r["li_cat"] for r in rows], label=label, linewidth=1)
     ax.axhline(math.log(categories), color="gray", linestyle="--", linewidth=1,
                label=f"ln {categories} = H(c1)")
     ax.set_ylabel("L_I, categorical part (nats)")
-    return _save(plt, fig, ax, out_path)
+    return _save(fig, ax, out_path)
 
 
 def main(argv: list[str] | None = None) -> None:

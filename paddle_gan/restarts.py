@@ -4,27 +4,23 @@ Whether an InfoGAN's codes become the digits or two codes share two look-alike d
 varies from seed to seed, and Q gives a hint without labels: its mutual information between
 c1 and unlabelled real images, H(mean posterior) - mean H(posterior), is lower where codes
 share digits. How early that hint ranks runs by their final accuracy is measured, on few
-seeds, in BENCHMARKS.md. Each trial is a run directory of its own::
-
-    <output>/restarts/trial_0/    checkpoints/, metrics.jsonl, eval.jsonl, samples/ of trial 0
-    <output>/restarts/selection.json   every trial's score and the one continued
-
-The chosen trial's final checkpoint is where the run's own ``checkpoints/`` continue from.
-Trial 0 uses the run's seed, so with ``--restarts 1`` nothing changes.
+seeds, in BENCHMARKS.md. Each trial is a run directory of its own
+(:meth:`paddle_gan.rundir.RunDir.trial`); ``selection.json`` records every trial's score and
+the one continued. The chosen trial's final checkpoint is where the run's own checkpoints
+continue from. Trial 0 uses the run's seed, so with ``--restarts 1`` nothing changes.
 """
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from paddle_gan.metrics import code_information
+from paddle_gan.rundir import RunDir
 from paddle_gan.session import Session
 
 SELECTION_IMAGES = 10000  # the first training images, unlabelled, that score each trial
-SELECTION_FILE = "selection.json"
 
 
 def trial_seed(seed: int, trial: int) -> int:
@@ -35,35 +31,17 @@ def trial_seed(seed: int, trial: int) -> int:
     return int(np.random.SeedSequence([seed, trial]).generate_state(1)[0] % 2**31)
 
 
-def trial_dir(output: Path, trial: int) -> Path:
-    return output / "restarts" / f"trial_{trial}"
-
-
-def in_trials(output: Path) -> bool:
-    """Whether a run is still in its trials: trial 0 has a checkpoint, the run none of its own."""
-    own = any((output / "checkpoints").glob("step_*"))
-    return not own and any((trial_dir(output, 0) / "checkpoints").glob("step_*"))
-
-
-def newest_trial(output: Path) -> Path:
-    """The highest-numbered trial directory holding a checkpoint (call when :func:`in_trials`)."""
-    trials = [p for p in (output / "restarts").glob("trial_*") if p.name[6:].isdigit()
-              and any((p / "checkpoints").glob("step_*"))]
-    return max(trials, key=lambda p: int(p.name[6:]))
-
-
 def score(session: Session, images: np.ndarray) -> float:
     """Q's information between c1 and ``images``, in nats (at most ln K), from no labels."""
-    probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
-    return code_information(probs)
+    return code_information(session.programs.code_posterior(session, images))
 
 
-def write_selection(output: Path, scores: list[float], steps: int) -> int:
+def write_selection(directory: RunDir, scores: list[float], steps: int) -> int:
     """Record every trial's score and return the chosen trial (the highest; the first on a tie)."""
     chosen = int(np.argmax(scores))
     record = {"metric": f"cat_real_mi on the first {SELECTION_IMAGES} training images, no labels",
               "steps": steps, "scores": scores, "chosen": chosen}
-    path = output / "restarts" / SELECTION_FILE
+    path = directory.selection
     tmp = path.with_name(f"{path.name}.tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path)

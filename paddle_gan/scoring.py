@@ -70,7 +70,7 @@ def generated(generator: Generator, model_latent: Latent, n: int, batch_size: in
 def inference_program(session: Session) -> Generator:
     """The session's inference Program as a generator: z -> images."""
     def generator(z: np.ndarray) -> np.ndarray:
-        return session.run("infer", {"z": z}, ("images",))["images"]
+        return session.programs.generate(session, z)
     return generator
 
 
@@ -98,9 +98,12 @@ def evaluate(session: Session, evaluator: Evaluator, train: tuple[np.ndarray, np
     result = {"dataset": dataset, "samples": n, "seed": seed, "truncation": truncation,
               "evaluator_test_accuracy": evaluator.test_accuracy, **scores(probs, prefix),
               f"{prefix}_fid": frechet_distance(*stats.mean_cov(), *test_stats.mean_cov())}
-    if "encode" in session.programs.steps:
-        result.update(categorical_accuracy(session, *test))
-        categories = session.programs.config.categories
+    codes = session.programs.codes
+    if codes is not None:
+        test_images, test_labels = test
+        result.update(categorical_accuracy(session.programs.code_posterior(session, test_images),
+                                           test_labels))
+        categories = codes.categories
         if n < categories:
             raise UserError(f"{n} samples cannot cover the {categories} values of c1; "
                             f"score at least {categories}")

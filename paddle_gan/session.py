@@ -24,11 +24,6 @@ class Session:
         self.programs = programs
         self.place = place
         self.seed = seed
-        if not isinstance(programs.startup, getattr(paddle.pir, "Program", ())):
-            # Legacy IR (Paddle 2.6): its executor runs independent ops on several threads,
-            # and with InfoGAN's code terms that made seeded runs differ in the fourth
-            # decimal; one op at a time keeps them exact.
-            paddle.set_flags({"FLAGS_new_executor_sequential_run": True})
         self._scope = paddle.static.Scope()
         self.executor = paddle.static.Executor(place)
         self._initialised = False

@@ -1,15 +1,13 @@
 """The training loop shared by every model: alternate the D-step and G-step Programs.
 
-Config in, Programs built (by the caller), the Session runs them, results written to the
-output directory: ``config.json``, ``metrics.jsonl``, ``eval.jsonl``, ``samples/step_*.png``,
-``checkpoints/``, ``loss_curve.png`` and, for InfoGAN, ``li_curve.png``.
+Programs built and a Session to run them (by the caller) in, results out to a run directory
+(:class:`paddle_gan.rundir.RunDir`): its config, logs, sample grids, checkpoints and curves.
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,7 +22,7 @@ from paddle_gan.config import RunConfig
 from paddle_gan.dashboard import VisualDL
 from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
-from paddle_gan.restarts import trial_dir, trial_seed
+from paddle_gan.rundir import RunDir
 from paddle_gan.session import Session
 
 SAMPLE_GRID = 8  # fixed-noise grids are SAMPLE_GRID x SAMPLE_GRID
@@ -81,62 +79,56 @@ class _StopRequest:
 
 
 class Trainer:
-    """Alternates D and G steps; logs the model's ``logged`` fetches every ``log_every`` steps.
+    """Trains one model in one run directory: alternates D and G steps, logs the model's
+    ``logged`` fetches every ``log_every`` steps, saves checkpoints and sample grids.
 
-    ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``;
-    ``dashboard``, if given, gets the logged values, evaluations and sample grids too.
-    ``trial`` names the --restarts trial whose seed the run uses (0: the run's own); with
-    ``trial_steps``, the trainer trains that trial, in its own directory, for that long.
+    ``seed`` seeds the noise (and, through the caller, the Session and the data order);
+    ``trial`` is recorded in each checkpoint (0: the run's own). ``evaluate``, if given, runs
+    at every checkpoint and its numbers go to ``eval.jsonl``; ``dashboard``, if given, gets the
+    logged values, evaluations and sample grids too.
     """
 
-    def __init__(self, session: Session, batches: Batches, run: RunConfig,
+    def __init__(self, session: Session, batches: Batches, settings: RunConfig,
+                 directory: RunDir, seed: int, total_steps: int, label: str, trial: int = 0,
                  evaluate: Callable[[Session], dict] | None = None,
-                 dashboard: VisualDL | None = None, trial: int = 0,
-                 trial_steps: int | None = None):
+                 dashboard: VisualDL | None = None):
         self.session = session
         self.model = session.programs
         self.batches = batches
-        self.run = run
+        self.settings = settings
+        self.directory = directory
+        self.total_steps = total_steps
+        self.label = label
+        self.trial = trial
         self.evaluate = evaluate
         self.dashboard = dashboard
-        self.trial = trial
-        seed = trial_seed(run.seed, trial)
         self.rng = np.random.default_rng(seed)
+        self.fixed_z = self.model.latent.sample(np.random.default_rng([seed, 1]),
+                                                SAMPLE_GRID * SAMPLE_GRID)
         self.step = 0
         self._saved_step: int | None = None
         self._last_checkpoint: Path | None = None
-        self.fixed_z = self.model.latent.sample(np.random.default_rng([seed, 1]),
-                                                SAMPLE_GRID * SAMPLE_GRID)
-        self.total_steps = total_steps(run, len(batches))
-        self.label = self.model.config.kind
-        self.output = Path(run.output)
-        self.in_trial = trial_steps is not None
         self.stopped = False  # whether SIGINT/SIGTERM ended the last train()
-        if self.in_trial:  # one of --restarts' trials, in a directory of its own
-            self.total_steps = trial_steps
-            self.output = trial_dir(self.output, trial)
-            self.label = f"{self.model.config.kind} {self.output.parent.name}/{self.output.name}"
-        self.ckpt_dir = self.output / "checkpoints"
 
-    def resume(self, ckpt: Path, state: dict) -> None:
-        """Continue from a checkpoint and its state, as :func:`checkpoint.find` returned them.
+    def resume(self, ckpt: checkpoint.Checkpoint) -> None:
+        """Continue from a checkpoint :func:`checkpoint.find` verified.
 
         Checkpoints newer than it were skipped as corrupted: they are deleted, and the steps
         after it will be trained (and saved) again."""
-        if state["trial"] != self.trial:
-            raise ValueError(f"{ckpt} is trial {state['trial']}'s, not trial {self.trial}'s")
-        checkpoint.restore(self.session, ckpt, state)
-        self.step = self._saved_step = state["step"]
-        self._last_checkpoint = ckpt
-        self.rng.bit_generator.state = state["rng"]
-        checkpoint.discard_after(self.ckpt_dir, self.step)
-        print(f"resumed from {ckpt} at step {self.step}")
+        if ckpt.trial != self.trial:
+            raise ValueError(f"{ckpt.path} is trial {ckpt.trial}'s, not trial {self.trial}'s")
+        checkpoint.restore(self.session, ckpt)
+        self.step = self._saved_step = ckpt.step
+        self._last_checkpoint = ckpt.path
+        self.rng.bit_generator.state = ckpt.state["rng"]
+        checkpoint.discard_after(self.directory.checkpoints, self.step)
+        print(f"resumed from {ckpt.path} at step {self.step}")
 
     def _truncate_logs(self) -> None:
         """Keep log lines up to the current step only: a resumed run then logs each step once,
         and a fresh run does not append to the logs of a run that died before its first
         checkpoint. A line cut short by a crash is dropped too."""
-        for path in (self.output / "metrics.jsonl", self.output / "eval.jsonl"):
+        for path in (self.directory.metrics, self.directory.evaluations):
             if path.exists():
                 kept = [r for r in plots.read_metrics(path) if r["step"] <= self.step]
                 tmp = path.with_name(f"{path.name}.tmp")
@@ -145,43 +137,40 @@ class Trainer:
 
     def train(self) -> Path:
         """Run to ``total_steps``, or until SIGINT/SIGTERM; returns the last checkpoint."""
-        run = self.run
-        self.output.mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        self.directory.root.mkdir(parents=True, exist_ok=True)
         self._truncate_logs()
-        (self.output / "config.json").write_text(json.dumps(
-            {"run": asdict(run), "model": self.model.config.to_dict()}, indent=1))
+        self.directory.config.write_text(json.dumps(
+            {"run": asdict(settings), "model": self.model.config.to_dict()}, indent=1))
         self._window = (time.perf_counter(), self.step)
         with _StopRequest() as stop:  # held through the final save: a late signal waits for it
-            with open(self.output / "metrics.jsonl", "a") as log, \
+            with open(self.directory.metrics, "a") as log, \
                     tqdm(total=self.total_steps, initial=self.step, unit="it", dynamic_ncols=True,
                          desc=self.label, mininterval=0.5) as bar:
                 for epoch, real in self._remaining_batches():
                     self.step += 1
-                    logging = self.step % run.log_every == 0 or self.step == self.total_steps
+                    logging = self.step % settings.log_every == 0 or self.step == self.total_steps
                     fetched = iteration(self.session, real, self.rng, logging,
-                                        fresh_g_noise=run.g_noise == "fresh")
+                                        fresh_g_noise=settings.g_noise == "fresh")
                     bar.update(1)
                     if logging:
                         self._log(log, bar, epoch, fetched)
-                    if self.step % run.sample_every == 0:
+                    if self.step % settings.sample_every == 0:
                         self.save_samples()
-                    if self.step % run.save_every == 0:
+                    if self.step % settings.save_every == 0:
                         self.save()
                     if stop.requested:
                         break
             last = self.save()
-            if self.step % run.sample_every:  # else the loop has just drawn this step's grid
+            if self.step % settings.sample_every:  # else the loop has just drawn this step's grid
                 self.save_samples()
-            metrics = self.output / "metrics.jsonl"
+            metrics = self.directory.metrics
             if metrics.stat().st_size:
-                plots.loss_curve(metrics, self.output / "loss_curve.png")
-                if "li_cat" in plots.read_metrics(metrics)[0]:
-                    plots.li_curves({self.output.name: metrics}, self.output / "li_curve.png",
-                                    self.model.config.categories)
+                plots.loss_curve(metrics, self.directory.loss_curve)
+                if self.model.codes is not None:
+                    plots.li_curves({self.directory.root.name: metrics}, self.directory.li_curve,
+                                    self.model.codes.categories)
         self.stopped = stop.requested
-        if self.stopped and (self.step < self.total_steps or self.in_trial):
-            print(f"stopped at step {self.step}; checkpoint {last}\n"
-                  f"resume with: python train.py --output {self.run.output} --resume", file=sys.stderr)
         return last
 
     def _remaining_batches(self) -> Iterator[tuple[int, np.ndarray]]:
@@ -199,7 +188,7 @@ class Trainer:
         start_time, start_step = self._window
         now = time.perf_counter()
         row = {"step": self.step, "epoch": epoch, **values,
-               "samples_per_s": (self.step - start_step) * self.run.batch_size / (now - start_time)}
+               "samples_per_s": (self.step - start_step) * self.settings.batch_size / (now - start_time)}
         log.write(json.dumps(row) + "\n")
         log.flush()
         if self.dashboard is not None:
@@ -221,13 +210,14 @@ class Trainer:
         """Checkpoint the current step, unless this process already saved (or resumed from) it."""
         if self._saved_step == self.step:
             return self._last_checkpoint
-        state = {"step": self.step, "rng": self.rng.bit_generator.state, "run": asdict(self.run),
-                 "trial": self.trial}
-        saved = checkpoint.save(self.session, self.ckpt_dir, state, keep=self.run.keep)
+        state = {"step": self.step, "rng": self.rng.bit_generator.state,
+                 "run": asdict(self.settings), "trial": self.trial}
+        saved = checkpoint.save(self.session, self.directory.checkpoints, state,
+                                keep=self.settings.keep)
         self._saved_step, self._last_checkpoint = self.step, saved
         if self.evaluate is not None:
             result = {"step": self.step, **self.evaluate(self.session)}
-            with open(self.output / "eval.jsonl", "a") as f:
+            with open(self.directory.evaluations, "a") as f:
                 f.write(json.dumps(result) + "\n")
             if self.dashboard is not None:
                 self.dashboard.scalars("eval", self.step, {k: v for k, v in result.items()
@@ -237,8 +227,7 @@ class Trainer:
         return saved
 
     def save_samples(self) -> Path:
-        images = self.session.run("infer", {"z": self.fixed_z}, ("images",))["images"]
+        images = self.model.generate(self.session, self.fixed_z)
         if self.dashboard is not None:
             self.dashboard.grid("samples", self.step, images, SAMPLE_GRID, SAMPLE_GRID)
-        return save_grid(images, self.output / "samples" / f"step_{self.step:06d}.png",
-                         SAMPLE_GRID, SAMPLE_GRID)
+        return save_grid(images, self.directory.sample_grid(self.step), SAMPLE_GRID, SAMPLE_GRID)

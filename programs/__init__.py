@@ -54,6 +54,19 @@ def saved_config(saved: dict, what: str) -> GanConfig:
     return config.strict(MODELS[kind].Config, values, what)
 
 
+def resumed_config(saved: dict, args: argparse.Namespace, where: str) -> GanConfig:
+    """The model a resumed run's checkpoint at ``where`` recorded (``saved``); a model flag
+    given must agree with it, since a model cannot change under its weights."""
+    model = saved_config(saved, where)
+    if args.model is not None:
+        config.refuse_change("--model", args.model, model.kind)
+    model_settings = given(args)
+    model_config(model.kind, **model_settings)  # the checks a new run's flags get
+    for key, value in model_settings.items():
+        config.refuse_change(config.flag(key), value, getattr(model, key))
+    return model
+
+
 def build(model_config: GanConfig, onednn_convolutions: bool = False) -> ModelPrograms:
     """Build a model's Programs under a fresh unique-name generator, then, if asked, move
     their convolutions to oneDNN (a rewrite of the built Programs; CPU only).
@@ -80,9 +93,9 @@ def new_session(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPla
 
 
 def restore_session(path: str | Path, place: paddle.CPUPlace | paddle.CUDAPlace,
-                    seed: int = 0) -> tuple[Session, dict, Path]:
-    """Rebuild the model a checkpoint was saved from and load it: (session, state, directory)."""
-    ckpt, state = checkpoint.find(path)
-    session = new_session(saved_config(state["model"], str(ckpt)), place, seed)
-    checkpoint.restore(session, ckpt, state)
-    return session, state, ckpt
+                    seed: int = 0) -> tuple[Session, checkpoint.Checkpoint]:
+    """Rebuild the model the newest intact checkpoint at ``path`` was saved from, and load it."""
+    ckpt = checkpoint.find(path)
+    session = new_session(saved_config(ckpt.state["model"], str(ckpt.path)), place, seed)
+    checkpoint.restore(session, ckpt)
+    return session, ckpt

@@ -17,7 +17,7 @@ def sample_latent(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (n, MLP_Z_DIM)).astype(np.float32)
 
 
-LATENT = Latent(sample=sample_latent, noise=slice(0, MLP_Z_DIM))
+LATENT = Latent(dim=MLP_Z_DIM, sample=sample_latent, noise=slice(0, MLP_Z_DIM))
 
 
 def latent_of(config: GanConfig) -> Latent:

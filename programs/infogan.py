@@ -32,7 +32,7 @@ def latent_of(config: InfoGanConfig) -> Latent:
     value of c1."""
     codes = latent.Codes(config.categories)
     rows = codes.categories
-    return Latent(sample=codes.sample, noise=latent.NOISE, grids={
+    return Latent(dim=codes.dim, sample=codes.sample, noise=latent.NOISE, grids={
         "categorical": (codes.categorical_grid, rows, 10),
         "traverse_c2": (functools.partial(codes.traversal_grid, code=0), rows, 10),
         "traverse_c3": (functools.partial(codes.traversal_grid, code=1), rows, 10)})
@@ -163,4 +163,4 @@ def build(config: InfoGanConfig) -> ModelPrograms:
              if "theta" in step.feeds}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
                          config=config, latent=latent_of(config), generator=infogan_generator,
-                         logged=logged, drawn_feeds=drawn)
+                         logged=logged, drawn_feeds=drawn, codes=codes)

@@ -35,7 +35,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-import paddle_gan  # noqa: F401  (quiets Paddle before anything imports it)
+from paddle_gan import runtime
+
+runtime.configure()  # as every entry point does, before anything imports Paddle
+
 from paddle_gan.data import IMAGE_MAGIC, LABEL_MAGIC
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"

@@ -48,9 +48,9 @@ def test_restore_into_a_fresh_session_is_exact_and_skips_the_startup(trained, tm
 
     monkeypatch.setattr(paddle.static.Executor, "run", recording_run)
     fresh = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=99)
-    found, state = checkpoint.find(ckpt)
-    assert found == ckpt and state["step"] == 3 and state["model"]["kind"] == "gan"
-    checkpoint.restore(fresh, ckpt, state)
+    found = checkpoint.find(ckpt)
+    assert found.path == ckpt and found.step == 3 and found.state["model"]["kind"] == "gan"
+    checkpoint.restore(fresh, found)
     names = trained.programs.persistable_names()
     before, after = trained.read(names), fresh.read(names)
     for n in names:
@@ -74,7 +74,7 @@ def test_a_checkpoint_of_other_shapes_is_refused_before_anything_is_written(trai
     # changed checksum; this test is about the shapes
     fresh = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), seed=99)
     with pytest.raises(UserError, match=r"G_fc1.w: have float32\[100, 256\], got float32\[50, 256\]"):
-        checkpoint.restore(fresh, ckpt, state)
+        checkpoint.restore(fresh, checkpoint.Checkpoint(ckpt, state))
     assert fresh.read(["G_fc1.w"])["G_fc1.w"].shape == (100, 256)  # initialised, not half-written
 
 
@@ -87,7 +87,7 @@ def test_latest_pointer_keep_and_find(trained, tmp_path):
     assert not list((run / "checkpoints").glob(".tmp-*"))
     assert (run / "checkpoints" / checkpoint.LATEST).read_text().strip() == last.name
     for path in (run, run / "checkpoints", last):
-        assert checkpoint.find(path)[0] == last
+        assert checkpoint.find(path).path == last
 
 
 def test_corrupted_file_is_detected(trained, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -232,22 +233,31 @@ def saved_state(kind: str = "infogan", **run: object) -> dict:
             "run": dataclasses.asdict(RunConfig(output="out", threads=2, epochs=10, **run))}
 
 
+def resumed(args, state: dict, where: str):
+    """The (model, run) settings train.py resumes with from a checkpoint's ``state``."""
+    import train
+    from paddle_gan.checkpoint import Checkpoint
+
+    return train.settings(args, Checkpoint(Path(where), state))
+
+
 def test_resume_keeps_the_fixed_run_settings_and_may_change_the_others():
     import train
     from paddle_gan.cli import UserError
 
     state = saved_state(dataset="fashion-mnist", g_noise="fresh")
-    _, run = train.resumed_run(train.parse_args(["--resume", "--dataset", "fashion-mnist"]), state, "ckpt")
+    _, run = resumed(train.parse_args(["--resume", "--dataset", "fashion-mnist"]), state, "ckpt")
     assert (run.dataset, run.g_noise, run.threads, run.epochs) == ("fashion-mnist", "fresh", 2, 10)
-    _, run = train.resumed_run(train.parse_args(["--resume", "--threads", "1", "--max-steps", "9"]),
+    _, run = resumed(train.parse_args(["--resume", "--threads", "1", "--max-steps", "9"]),
                                state, "ckpt")
     assert (run.threads, run.max_steps, run.output) == (1, 9, "output/infogan")
     for flag, value, run_value in (("--dataset", "mnist", "fashion-mnist"),
                                    ("--g-noise", "same", "fresh"), ("--seed", "3", "0"),
                                    ("--batch-size", "64", "128")):
         with pytest.raises(UserError, match=f"{flag} {value} differs from the run's {run_value}"):
-            train.resumed_run(train.parse_args(["--resume", flag, value]), state, "ckpt")
-    _, run = train.new_run(train.parse_args(["--g-noise", "fresh", "--seed", "4", "--threads", "3"]))
+            resumed(train.parse_args(["--resume", flag, value]), state, "ckpt")
+    args = train.parse_args(["--g-noise", "fresh", "--seed", "4", "--threads", "3"])
+    _, run = train.settings(args, None)
     assert (run.g_noise, run.seed, run.threads) == ("fresh", 4, 3)
 
 
@@ -257,21 +267,21 @@ def test_resume_refuses_a_model_flag_that_changes_the_run_or_does_not_apply():
     from paddle_gan.cli import UserError
 
     state = saved_state("infogan")
-    model, _ = train.resumed_run(train.parse_args(["--resume", "--loss", "bce", "--q-step", "d"]),
+    model, _ = resumed(train.parse_args(["--resume", "--loss", "bce", "--q-step", "d"]),
                                  state, "ckpt")
     assert model == programs.model_config("infogan")
     with pytest.raises(UserError, match="--q-step g differs from the run's d"):
-        train.resumed_run(train.parse_args(["--resume", "--q-step", "g"]), state, "ckpt")
+        resumed(train.parse_args(["--resume", "--q-step", "g"]), state, "ckpt")
     with pytest.raises(UserError, match="--loss hinge differs from the run's bce"):
-        train.resumed_run(train.parse_args(["--resume", "--loss", "hinge"]), state, "ckpt")
+        resumed(train.parse_args(["--resume", "--loss", "hinge"]), state, "ckpt")
     gan_run = saved_state("gan")
     with pytest.raises(UserError, match="--leaky-slope does not apply to --model gan"):
-        train.resumed_run(train.parse_args(["--resume", "--leaky-slope", "0.01"]), gan_run, "ckpt")
+        resumed(train.parse_args(["--resume", "--leaky-slope", "0.01"]), gan_run, "ckpt")
     with pytest.raises(UserError, match="--model infogan differs from the run's gan"):
-        train.resumed_run(train.parse_args(["--resume", "--model", "infogan", "--lambda-cat", "2"]),
+        resumed(train.parse_args(["--resume", "--model", "infogan", "--lambda-cat", "2"]),
                           gan_run, "ckpt")
     with pytest.raises(UserError, match=r"--lambda-cat -1.0 is out of range"):
-        train.resumed_run(train.parse_args(["--resume", "--lambda-cat", "-1"]), state, "ckpt")
+        resumed(train.parse_args(["--resume", "--lambda-cat", "-1"]), state, "ckpt")
 
 
 def test_a_checkpoint_of_another_version_is_refused_naming_the_difference():
@@ -282,11 +292,11 @@ def test_a_checkpoint_of_another_version_is_refused_naming_the_difference():
     older = saved_state("infogan")
     del older["model"]["q_step"]
     with pytest.raises(UserError, match=r"ckpt was written by another version.*missing: \['q_step'\]"):
-        train.resumed_run(args, older, "ckpt")
+        resumed(args, older, "ckpt")
     newer = saved_state("gan")
     newer["run"]["augment"] = True
     with pytest.raises(UserError, match=r"unknown: \['augment'\]"):
-        train.resumed_run(args, newer, "ckpt")
+        resumed(args, newer, "ckpt")
     with pytest.raises(UserError, match="unknown model 'wgan'"):
         programs.saved_config({"kind": "wgan"}, "ckpt")
 
@@ -312,11 +322,11 @@ def test_a_new_run_trains_for_its_models_epochs_unless_told():
     import train
 
     for kind, epochs in (("gan", 30), ("infogan", 10)):
-        model, run = train.new_run(train.parse_args(["--model", kind]))
+        model, run = train.settings(train.parse_args(["--model", kind]), None)
         assert (run.epochs, model.default_epochs) == (epochs, epochs)
-        _, run = train.new_run(train.parse_args(["--model", kind, "--epochs", "3"]))
+        _, run = train.settings(train.parse_args(["--model", kind, "--epochs", "3"]), None)
         assert run.epochs == 3
-    model, _ = train.new_run(train.parse_args(["--model", "gan"]))
+    model, _ = train.settings(train.parse_args(["--model", "gan"]), None)
     assert model.r1_gamma == 1.0 and programs.model_config("infogan").r1_gamma == 0.0
     assert "gan 30, infogan 10" in " ".join(train.build_parser().format_help().split())
 

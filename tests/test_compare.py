@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from conftest import ROOT, cli, entry_point, ok
-from paddle_gan import GLIBC_MALLOC
+from paddle_gan.runtime import GLIBC_MALLOC
 
 COMPARE = str(ROOT / "benchmarks" / "compare.py")
 

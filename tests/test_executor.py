@@ -1,12 +1,10 @@
 """How Paddle's executor runs the Programs: serially and freeing tensors in batches (both set
-by importing paddle_gan), with the results of its threaded mode and of freeing each tensor at
-once; and through executors the Session keeps prepared, with the results of ``Executor.run``."""
+by ``runtime.configure()``), with the results of its threaded mode and of freeing each tensor
+at once; and through executors the Session keeps prepared, with the results of
+``Executor.run``."""
 from __future__ import annotations
 
-import ast
 import os
-import subprocess
-import sys
 
 import numpy as np
 import paddle
@@ -38,20 +36,6 @@ def trained_parameters(kind: str, steps: int = 2) -> dict[str, np.ndarray]:
             values[f"step {i}/{name}"] = np.asarray(value)
     values.update(session.read(model.parameter_names()))
     return values
-
-
-@pytest.mark.parametrize("flag, ours, users", [(SERIAL, True, False), (GC_BATCH, 0.01, 0.5)])
-def test_importing_paddle_gan_sets_executor_flags_unless_the_user_chose(flag, ours, users):
-    def value_in_paddle(env: dict[str, str]) -> bool | float:
-        code = f"import paddle_gan, paddle; print(repr(paddle.get_flags('{flag}')['{flag}']))"
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=True)
-        return ast.literal_eval(done.stdout.strip().splitlines()[-1])
-
-    env = {k: v for k, v in os.environ.items() if k != flag}
-    assert value_in_paddle(env) == ours
-    env[flag] = str(users)
-    assert value_in_paddle(env) == users
 
 
 def trained_with(kind: str, flag: str, value: bool | float) -> dict[str, np.ndarray]:

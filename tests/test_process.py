@@ -1,20 +1,27 @@
-"""How importing paddle_gan sets up the process, observed from outside the package."""
+"""The process set-up: ``runtime.configure()`` makes it, and importing the package makes none
+of it. Observed from outside, in fresh processes."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from paddle_gan.runtime import EXECUTOR_FLAGS
+
 # Allocates 8 MB, frees it, and prints from glibc's mallinfo2: how many more regions were
 # mapped for allocations while it lived (1 if it got a fresh mmap), and whether the heap kept
 # the freed memory (1) or trimmed it back to the system (0).
 MALLOC_PROBE = """
 import ctypes, sys
-if sys.argv[1] == "import":
-    import paddle_gan
+if sys.argv[1] == "configure":
+    from paddle_gan import runtime
+    runtime.configure()
+elif sys.argv[1] == "import":
+    import paddle_gan, paddle_gan.runtime, paddle_gan.data, paddle_gan.trainer, programs
 import numpy as np
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -29,6 +36,48 @@ del block
 print(mapped, int(libc.mallinfo2().arena >= heap))
 """
 
+# What the process looks like after the imports named in argv[1:]: its environment, the
+# Paddle flags configure() sets, the warning filters, Paddle's mode and matplotlib's backend.
+STATE_PROBE = """
+import importlib, json, os, sys, warnings
+for name in sys.argv[1:]:
+    if name == "configure()":
+        from paddle_gan import runtime
+        runtime.configure()
+    else:
+        importlib.import_module(name)
+import matplotlib, paddle
+flags = %r
+print(json.dumps({"environ": dict(os.environ), "flags": paddle.get_flags(flags),
+                  "warnings": [str(f) for f in warnings.filters],
+                  "dynamic": paddle.in_dynamic_mode(), "backend": matplotlib.get_backend()}))
+""" % list(EXECUTOR_FLAGS)
+
+EVERY_MODULE = ["paddle_gan", "paddle_gan.runtime", "paddle_gan.cli", "paddle_gan.config",
+                "paddle_gan.data", "paddle_gan.layers", "paddle_gan.networks", "paddle_gan.losses",
+                "paddle_gan.latent", "paddle_gan.warp", "paddle_gan.graph", "paddle_gan.session",
+                "paddle_gan.onednn", "paddle_gan.checkpoint", "paddle_gan.rundir",
+                "paddle_gan.restarts", "paddle_gan.device", "paddle_gan.metrics",
+                "paddle_gan.scoring", "paddle_gan.evaluator", "paddle_gan.export",
+                "paddle_gan.trainer", "paddle_gan.dashboard", "paddle_gan.grids",
+                "paddle_gan.plots", "programs", "programs.gan", "programs.infogan"]
+
+
+def clean_environ(**env: str) -> dict[str, str]:
+    """This process's environment without what configure() or the user may have set."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MALLOC_", "FLAGS_", "GLOG_", "MKL_DEBUG"))
+               and k != "GLIBC_TUNABLES"}
+    environ.update(env)
+    return environ
+
+
+def run_probe(code: str, *args: str, **env: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *args], env=clean_environ(**env),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
 
 def has_mallinfo2() -> bool:
     try:
@@ -37,24 +86,44 @@ def has_mallinfo2() -> bool:
         return False
 
 
-def probe(import_package: bool, **env: str) -> tuple[int, int]:
+def malloc_probe(mode: str, **env: str) -> tuple[int, int]:
     """(regions mapped for the 8 MB, heap kept after freeing it) in a fresh process."""
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    environ.update(env)
-    out = subprocess.run([sys.executable, "-c", MALLOC_PROBE,
-                          "import" if import_package else "plain"],
-                         env=environ, capture_output=True, text=True, check=True).stdout
-    mapped, kept = out.split()[-2:]
+    mapped, kept = run_probe(MALLOC_PROBE, mode, **env).split()
     return int(mapped), int(kept)
 
 
+def test_importing_every_module_changes_nothing_beyond_importing_paddle():
+    plain = json.loads(run_probe(STATE_PROBE, "paddle"))
+    imported = json.loads(run_probe(STATE_PROBE, *EVERY_MODULE))
+    assert imported == plain
+    configured = json.loads(run_probe(STATE_PROBE, "configure()"))
+    assert configured != plain  # the probe sees what configure() changes
+
+
 @pytest.mark.skipif(not has_mallinfo2(), reason="needs glibc 2.33+ (mallinfo2)")
-def test_large_allocations_come_from_a_heap_that_keeps_them():
-    assert probe(import_package=False)[0] == 1  # glibc's default: a fresh mmap
-    assert probe(import_package=True) == (0, 1)
+def test_only_configure_keeps_freed_memory():
+    assert malloc_probe("plain")[0] == 1  # glibc's default: a fresh mmap
+    assert malloc_probe("import")[0] == 1  # importing the package leaves malloc alone
+    assert malloc_probe("configure") == (0, 1)
     # glibc's own setting for the first half alone: the heap serves 8 MB, then trims it
-    assert probe(import_package=False, MALLOC_MMAP_THRESHOLD_=str(32 << 20)) == (0, 0)
+    assert malloc_probe("plain", MALLOC_MMAP_THRESHOLD_=str(32 << 20)) == (0, 0)
     # thresholds the user set stand: a MALLOC_ variable or a glibc tunable
-    assert probe(import_package=True, MALLOC_TRIM_THRESHOLD_="131072")[0] == 1
-    assert probe(import_package=True, GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")[0] == 1
+    assert malloc_probe("configure", MALLOC_TRIM_THRESHOLD_="131072")[0] == 1
+    assert malloc_probe("configure", GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")[0] == 1
+
+
+@pytest.mark.parametrize("flag, ours, users", [("FLAGS_new_executor_serial_run", True, False),
+                                               ("FLAGS_new_executor_sequential_run", True, False),
+                                               ("FLAGS_eager_delete_tensor_gb", 0.01, 0.5)])
+def test_configure_sets_executor_flags_unless_the_user_chose(flag, ours, users):
+    code = ("from paddle_gan import runtime; runtime.configure(); import paddle; "
+            f"print(repr(paddle.get_flags('{flag}')['{flag}']))")
+    assert run_probe(code) == repr(ours)
+    assert run_probe(code, **{flag: str(users)}) == repr(users)
+
+
+def test_configure_refuses_to_run_after_paddle_is_imported():
+    code = "import paddle\nfrom paddle_gan import runtime\nruntime.configure()"
+    done = subprocess.run([sys.executable, "-c", code], env=clean_environ(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "before Paddle is imported" in done.stderr

@@ -17,6 +17,7 @@ import pytest
 import programs
 from conftest import ROOT, write_mnist
 from paddle_gan import checkpoint, rundir
+from paddle_gan.rundir import RunDir
 from paddle_gan.cli import UserError
 from paddle_gan.data import Batches
 from paddle_gan.config import RunConfig
@@ -38,10 +39,10 @@ def train(data, out, *args):
 
 def state_of(out) -> dict[str, np.ndarray]:
     """Every persistable variable of a run's newest checkpoint."""
-    ckpt, _ = checkpoint.find(out)
+    ckpt = checkpoint.find(out)
     values = {}
     for name in (checkpoint.PARAMS_FILE, checkpoint.OPT_FILE):
-        values.update(paddle.load(str(ckpt / name), return_numpy=True))
+        values.update(paddle.load(str(ckpt.path / name), return_numpy=True))
     return values
 
 
@@ -100,12 +101,12 @@ def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
         time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        ckpt, state = checkpoint.find(out)
-        assert state["step"] > found
-        found = state["step"]
-        session = programs.new_session(programs.saved_config(state["model"], "checkpoint"),
+        ckpt = checkpoint.find(out)
+        assert ckpt.step > found
+        found = ckpt.step
+        session = programs.new_session(programs.saved_config(ckpt.state["model"], "checkpoint"),
                                        paddle.CPUPlace(), 0)
-        checkpoint.restore(session, ckpt, state)  # loadable
+        checkpoint.restore(session, ckpt)  # loadable
     assert found < 60, "the kills came too late to test anything"
     ok(train(data, out, "--max-steps", "60", "--resume"))
     assert not list(out.glob("checkpoints/.tmp-*"))
@@ -125,8 +126,7 @@ def test_sigterm_finishes_the_step_saves_and_exits_zero(data, tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr[-2000:]
     assert f"python train.py --output {out} --resume" in stderr
-    _, state = checkpoint.find(out)
-    assert state["step"] == losses(out)[-1]["step"] > 0  # the step it stopped at is saved and logged
+    assert checkpoint.find(out).step == losses(out)[-1]["step"] > 0  # the step it stopped at is saved and logged
 
 
 def test_corrupt_latest_falls_back_to_the_previous_checkpoint(data, tmp_path):
@@ -137,7 +137,7 @@ def test_corrupt_latest_falls_back_to_the_previous_checkpoint(data, tmp_path):
     resumed = ok(train(data, out, "--max-steps", "9", "--resume"))
     assert "skipping checkpoint" in resumed.stderr and "step_000006" in resumed.stderr
     assert "at step 3" in resumed.stdout
-    assert checkpoint.find(newest.parent)[1]["step"] == 6  # trained and saved again, intact
+    assert checkpoint.find(newest.parent).step == 6  # trained and saved again, intact
     assert [r["step"] for r in losses(out)] == list(range(1, 10))
     (out / "checkpoints" / "step_000009" / checkpoint.STATE_FILE).write_text("{garbled")
     (out / "checkpoints" / "step_000006" / checkpoint.STATE_FILE).unlink()
@@ -156,9 +156,9 @@ def test_resume_refuses_another_model_or_changed_flags(data, tmp_path):
     one_line_error(train(data, out, "--batch-size", "8", "--resume"), 2,
                    "--batch-size 8 differs from the run's 16")
     gan_session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
-    ckpt, state = checkpoint.find(out)
+    ckpt = checkpoint.find(out)
     with pytest.raises(UserError, match="checkpoint of model 'infogan', not 'gan'"):
-        checkpoint.restore(gan_session, ckpt, state)
+        checkpoint.restore(gan_session, ckpt)
 
 
 def test_non_finite_loss_stops_with_one_line_and_saves_nothing(data, tmp_path):
@@ -175,7 +175,8 @@ def diverging_trainer(tmp_path, poison: str, at_step: int) -> Trainer:
     session = programs.new_session(programs.model_config("gan"), paddle.CPUPlace(), 0)
     run = RunConfig(output=str(tmp_path), epochs=10, max_steps=20, batch_size=16, seed=0,
                     log_every=1, sample_every=1000, save_every=2, keep=5)
-    trainer = Trainer(session, Batches(images, 16, 0), run)
+    trainer = Trainer(session, Batches(images, 16, 0), run, RunDir(tmp_path), seed=0,
+                      total_steps=20, label="gan")
     real_run = session.run
 
     def run_then_poison(role, feed, fetch=()):
@@ -193,7 +194,7 @@ def test_nan_weight_stops_at_the_next_step_and_the_last_good_checkpoint_stays(tm
     trainer = diverging_trainer(tmp_path, "D_fc2.w", at_step=3)
     with pytest.raises(UserError, match=r"non-finite d_loss \(nan\) at step 4; .*step_000002"):
         trainer.train()
-    assert checkpoint.find(tmp_path)[0].name == "step_000002"
+    assert checkpoint.find(tmp_path).path.name == "step_000002"
     assert (tmp_path / "checkpoints" / checkpoint.LATEST).read_text().strip() == "step_000002"
 
 
@@ -202,7 +203,7 @@ def test_nan_optimizer_state_is_never_saved(tmp_path):
     trainer = diverging_trainer(tmp_path, "G_fc1.w_moment2_0", at_step=3)
     with pytest.raises(UserError, match="non-finite values in .*G_fc1.w_moment2_0.* at step 4"):
         trainer.train()
-    assert checkpoint.find(tmp_path)[0].name == "step_000002"
+    assert checkpoint.find(tmp_path).path.name == "step_000002"
 
 
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -220,7 +221,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
     with pytest.raises(OSError, match="No space left"):
         checkpoint.save(session, directory, {"step": 2})
     assert sorted(p.name for p in directory.iterdir()) == [checkpoint.LATEST, good.name]
-    assert checkpoint.find(directory) == (good, checkpoint.read_state(good))
+    assert checkpoint.find(directory) == checkpoint.Checkpoint(good, checkpoint.read_state(good))
 
 
 def test_a_killed_writers_leftovers_are_ignored_and_cleaned(tmp_path):
@@ -229,8 +230,8 @@ def test_a_killed_writers_leftovers_are_ignored_and_cleaned(tmp_path):
     good = checkpoint.save(session, directory, {"step": 4})
     (directory / f"{checkpoint.TMP_PREFIX}step_000005-999").mkdir()   # died mid-write
     (directory / "step_000006").mkdir()                               # died mid-rename? empty
-    assert checkpoint.find(tmp_path / "run")[0] == good
-    with rundir.claim(tmp_path / "run", resume=True):
+    assert checkpoint.find(tmp_path / "run").path == good
+    with RunDir(tmp_path / "run").claim(resume=True):
         assert not list(directory.glob(f"{checkpoint.TMP_PREFIX}*"))
 
 

@@ -15,6 +15,7 @@ import programs
 from conftest import ROOT, cli, ok, one_line_error, write_mnist
 from paddle_gan import checkpoint, restarts
 from paddle_gan.data import load_dataset
+from paddle_gan.rundir import RunDir
 from test_resilience import TINY, assert_same_run, losses
 
 RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "4", "--max-steps", "8",
@@ -54,27 +55,27 @@ def test_the_trial_whose_q_informs_most_is_continued(data, straight, tmp_path):
     its checkpoint; the highest is continued; trial 0 is the run's own seed, so it equals a
     run without restarts."""
     out, printed = straight
-    selection = json.loads((out / "restarts" / restarts.SELECTION_FILE).read_text())
+    selection = json.loads((RunDir(out).selection).read_text())
     images, _ = load_dataset(str(data), "train", verify=False)
     expected = []
     for trial in range(2):
-        session, state, _ = programs.restore_session(restarts.trial_dir(out, trial),
+        session, ckpt = programs.restore_session(RunDir(out).trial(trial).root,
                                                      paddle.CPUPlace())
-        assert state["step"] == 4 and state["trial"] == trial
+        assert ckpt.step == 4 and ckpt.trial == trial
         probs = session.run_batches("encode", "real", images, ("cat_probs",))["cat_probs"]
         expected.append(information(probs))
     np.testing.assert_allclose(selection["scores"], expected, rtol=1e-6)
     assert expected[0] != expected[1], "the trials should differ"
     chosen = int(np.argmax(expected))
     assert selection["chosen"] == chosen
-    assert f"continuing {restarts.trial_dir(out, chosen)}" in printed
-    _, state = checkpoint.find(out)
-    assert state["step"] == 8 and state["trial"] == chosen
+    assert f"continuing {RunDir(out).trial(chosen).root}" in printed
+    ckpt = checkpoint.find(out)
+    assert ckpt.step == 8 and ckpt.trial == chosen
     assert [r["step"] for r in losses(out)] == list(range(1, 9))  # the trial's steps, then its own
 
     plain = tmp_path / "plain"
     ok(train(data, plain, "--model", "infogan", "--max-steps", "4", "--threads", "1"))
-    assert_same_run(plain, restarts.trial_dir(out, 0))
+    assert_same_run(plain, RunDir(out).trial(0).root)
 
 
 def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, straight, tmp_path):
@@ -88,8 +89,8 @@ def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, strai
         metrics = out / "metrics.jsonl"
         return metrics.exists() and '"step": 5,' in metrics.read_text()
 
-    moments = [lambda: (restarts.trial_dir(out, 1) / "checkpoints" / "step_000002").exists(),
-               lambda: (out / "restarts" / restarts.SELECTION_FILE).exists(),
+    moments = [lambda: (RunDir(out).trial(1).root / "checkpoints" / "step_000002").exists(),
+               lambda: (RunDir(out).selection).exists(),
                has_trained_a_step_of_its_own,
                lambda: (out / "checkpoints" / "step_000006").exists()]
     for i, moment in enumerate(moments):
@@ -105,8 +106,8 @@ def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, strai
     assert not any(out.glob("checkpoints/step_000008"))
     ok(train(data, out, "--resume"))
     assert_same_run(straight[0], out)
-    selection = out / "restarts" / restarts.SELECTION_FILE
-    assert selection.read_text() == (straight[0] / "restarts" / restarts.SELECTION_FILE).read_text()
+    selection = RunDir(out).selection
+    assert selection.read_text() == (RunDir(straight[0]).selection).read_text()
 
 
 def test_sigterm_in_a_trial_saves_it_and_stops_the_run(data, tmp_path):
@@ -116,19 +117,19 @@ def test_sigterm_in_a_trial_saves_it_and_stops_the_run(data, tmp_path):
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.time() + 120
-    first = restarts.trial_dir(out, 0) / "checkpoints" / "step_000002"
+    first = RunDir(out).trial(0).root / "checkpoints" / "step_000002"
     while time.time() < deadline and not first.exists() and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr[-2000:]
     assert f"resume with: python train.py --output {out} --resume" in stderr
-    assert not restarts.trial_dir(out, 1).exists() and not (out / "checkpoints").exists()
+    assert not RunDir(out).trial(1).root.exists() and not (out / "checkpoints").exists()
 
 
 def test_restarts_need_q_room_to_continue_and_their_settings_kept(data, straight, tmp_path):
     one_line_error(train(data, tmp_path / "gan", "--model", "gan", "--restarts", "2"), 2,
-                   "use it with --model infogan")
+                   "which --model gan does not have")
     one_line_error(train(data, tmp_path / "long", "--restarts", "2", "--restart-steps", "5",
                          "--max-steps", "5"), 2, "--restart-steps 5 leaves nothing to continue")
     one_line_error(train(data, tmp_path / "alone", "--restart-steps", "5"), 2,
