@@ -124,9 +124,10 @@ def resolve_data_dir(data_dir: str | os.PathLike | None,
 def data_dir_help() -> str:
     """Where a dataset is looked for, in order (:func:`resolve_data_dir`), for --help."""
     envs = " or ".join(f"${ds.env} ({ds.name})" for ds in DATASETS.values())
-    system = ", ".join(f"{d} ({ds.name})" for ds in DATASETS.values() for d in ds.system_dirs)
+    system = ", ".join(f"{d} ({ds.name}: {ds.manual_hint})" for ds in DATASETS.values()
+                       for d in ds.system_dirs)
     return (f"directory with the dataset's four IDX files (raw or .gz); default: {envs}, else "
-            f"{system}, else {PADDLE_DATASET_CACHE}/<dataset>, fetched on first use")
+            f"{system}, else ~/.cache/paddle/dataset/<dataset>, fetched on first use")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -324,8 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
     parser.add_argument("--data-dir", help=data_dir_help())
     args = parser.parse_args(argv)
-    runtime.configure()  # fetching may go through Paddle's downloader
     if args.command == "fetch":
+        runtime.configure()  # fetching may go through Paddle's downloader
         print(f"{args.dataset} ready in {fetch(args.data_dir, args.dataset)}")
     else:
         directory, _ = resolve_data_dir(args.data_dir, DATASETS[args.dataset])

@@ -75,8 +75,9 @@ class ProgramSet:
 class ModelPrograms(ProgramSet):
     """A GAN's Programs and what the library may ask of them.
 
-    The roles are d_step, g_step, infer and, for a model with codes, encode; only the model's
-    own code runs them by name. Besides the config they were built from: the model's latent
+    The roles are d_step, g_step, infer and, for a model with codes, encode. The library runs
+    the two training roles in the trainer's iteration and the other two only through
+    :meth:`generate` and :meth:`code_posterior`; it never asks a role's name what a model is. Besides the config they were built from: the model's latent
     input, its ``generator`` network (z -> images, which the export builds again for
     deployment), ``logged``: per training role, the fetches the trainer logs,
     ``drawn_feeds``: per training role, feeds besides the data and z that the trainer draws

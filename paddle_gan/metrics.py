@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 CLASSES = 10  # the digits (or Fashion-MNIST's classes)
 
 

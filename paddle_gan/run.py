@@ -76,7 +76,8 @@ class Run:
 
     def trainer(self, trial: int, directory: RunDir, steps: int, label: str,
                 dashboard: VisualDL | None = None) -> Trainer:
-        """A Trainer of trial ``trial`` (0: the run itself), in a Session of its own seeded
+        """A Trainer of trial ``trial`` (the run itself trains as trial 0, or after --restarts
+        as the chosen trial, whose seed it continues), in a Session of its own seeded
         from the trial's seed (:func:`restarts.trial_seed`), as are its data order and noise."""
         seed = restarts.trial_seed(self.settings.seed, trial)
         session = Session(self.model, self.place, seed)
@@ -88,8 +89,8 @@ class Run:
     def train(self, start: Checkpoint | None = None) -> None:
         """Train to the end, from ``start`` (the newest checkpoint of a resumed run) or anew.
 
-        A run with --restarts first trains (or finishes) every trial and continues the
-        chosen one; a signal stops it after saving, with a line that says how to resume."""
+        A run with --restarts and no checkpoint of its own first trains (or finishes) every
+        trial, each resuming from its own directory, and continues the chosen one; a signal stops it after saving, with a line that says how to resume."""
         if self.settings.restarts > 1 and not self.directory.has_checkpoint():
             start = self._trials()
             if start is None:

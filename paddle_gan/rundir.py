@@ -1,6 +1,7 @@
 """A run's output directory: every path and file name in it, and the lock of its one writer.
 
-Layout (``RunDir`` names each entry; nothing else spells them)::
+Layout (``RunDir`` names each entry; a checkpoint's own files are :mod:`paddle_gan.checkpoint`'s;
+``python -m paddle_gan.plots`` reads metrics.jsonl and config.json without importing Paddle)::
 
     <run>/config.json          the settings it last trained with
     <run>/metrics.jsonl        logged losses, one row per --log-every steps

@@ -83,7 +83,7 @@ class Trainer:
     ``logged`` fetches every ``log_every`` steps, saves checkpoints and sample grids.
 
     ``seed`` seeds the noise (and, through the caller, the Session and the data order);
-    ``trial`` is recorded in each checkpoint (0: the run's own). ``evaluate``, if given, runs
+    ``trial`` is recorded in each checkpoint: the --restarts trial whose seed it trains with. ``evaluate``, if given, runs
     at every checkpoint and its numbers go to ``eval.jsonl``; ``dashboard``, if given, gets the
     logged values, evaluations and sample grids too.
     """

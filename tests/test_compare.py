@@ -43,7 +43,7 @@ def test_compare_reports_medians_and_ratio(tmp_path):
     result = run("--rounds", "3", "--workloads", "gan", "--steps", "3", "--sides", "torch eager",
                  "--peer", str(tmp_path / "peer.py"), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    # the peer gets the malloc settings importing paddle_gan gives the Paddle sides
+    # the peer gets the malloc settings runtime.configure() gives the Paddle sides
     assert (tmp_path / "calls").read_text().splitlines() == \
         [f"peer {GLIBC_MALLOC['MALLOC_MMAP_THRESHOLD_']}"] * 3
     rounds = re.findall(r"round (\d)/3 gan +(paddle-gan|torch eager)", result.stderr)

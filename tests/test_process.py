@@ -59,7 +59,7 @@ EVERY_MODULE = ["paddle_gan", "paddle_gan.runtime", "paddle_gan.cli", "paddle_ga
                 "paddle_gan.onednn", "paddle_gan.checkpoint", "paddle_gan.rundir",
                 "paddle_gan.restarts", "paddle_gan.device", "paddle_gan.metrics",
                 "paddle_gan.scoring", "paddle_gan.evaluator", "paddle_gan.export",
-                "paddle_gan.trainer", "paddle_gan.dashboard", "paddle_gan.grids",
+                "paddle_gan.trainer", "paddle_gan.run", "paddle_gan.dashboard", "paddle_gan.grids",
                 "paddle_gan.plots", "programs", "programs.gan", "programs.infogan"]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import programs
 from conftest import ROOT, cli, ok, one_line_error, write_mnist
-from paddle_gan import checkpoint, restarts
+from paddle_gan import checkpoint
 from paddle_gan.data import load_dataset
 from paddle_gan.rundir import RunDir
 from test_resilience import TINY, assert_same_run, losses
