@@ -197,19 +197,19 @@ def read_state(checkpoint: Path) -> dict:
 
 def restore(session: Session, ckpt: Checkpoint) -> None:
     """Load a checkpoint that :func:`find` verified into the session's Scope."""
-    checkpoint, state = ckpt.path, ckpt.state
+    state = ckpt.state
     if state["model"]["kind"] != session.programs.config.kind:
-        raise UserError(f"{checkpoint}: checkpoint of model {state['model']['kind']!r}, "
+        raise UserError(f"{ckpt.path}: checkpoint of model {state['model']['kind']!r}, "
                         f"not {session.programs.config.kind!r}")
     expected = set(session.programs.persistable_names())
     values: dict[str, np.ndarray] = {}
     for name in (PARAMS_FILE, OPT_FILE):
-        values.update(paddle.load(str(checkpoint / name), return_numpy=True))
+        values.update(paddle.load(str(ckpt.path / name), return_numpy=True))
     if set(values) != expected:
         missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)
-        raise UserError(f"{checkpoint}: variables do not match this model "
+        raise UserError(f"{ckpt.path}: variables do not match this model "
                         f"(missing {missing[:3]}, unexpected {extra[:3]})")
     try:
         session.write(values)
     except ValueError as err:
-        raise UserError(f"{checkpoint}: {err}; the checkpoint is from a different architecture") from None
+        raise UserError(f"{ckpt.path}: {err}; the checkpoint is from a different architecture") from None

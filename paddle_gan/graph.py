@@ -77,12 +77,13 @@ class ModelPrograms(ProgramSet):
 
     The roles are d_step, g_step, infer and, for a model with codes, encode. The library runs
     the two training roles in the trainer's iteration and the other two only through
-    :meth:`generate` and :meth:`code_posterior`; it never asks a role's name what a model is. Besides the config they were built from: the model's latent
-    input, its ``generator`` network (z -> images, which the export builds again for
-    deployment), ``logged``: per training role, the fetches the trainer logs,
-    ``drawn_feeds``: per training role, feeds besides the data and z that the trainer draws
-    from the run's noise generator each step (name -> (rng, n) -> array), and ``codes``:
-    InfoGAN's latent codes, which Q infers back from images, or None for a model without."""
+    :meth:`generate` and :meth:`code_posterior`; it never asks a role's name what a model is.
+    Besides the config they were built from: the model's latent input, its ``generator``
+    network (z -> images, which the export builds again for deployment), ``logged``: per
+    training role, the fetches the trainer logs, ``drawn_feeds``: per training role, feeds
+    besides the data and z that the trainer draws from the run's noise generator each step
+    (name -> (rng, n) -> array), and ``codes``: InfoGAN's latent codes, which Q infers back
+    from images, or None for a model without."""
     config: GanConfig
     latent: Latent
     generator: Network
