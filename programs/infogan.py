@@ -20,7 +20,8 @@ import paddle.nn.functional as F
 from paddle_gan import latent, losses
 from paddle_gan.config import InfoGanConfig
 from paddle_gan.warp import random_affine, warp
-from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
+from paddle_gan.graph import Latent, ModelPrograms, Step, minimize_adam, new_step
+from paddle_gan.layers import Layers
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 
@@ -38,114 +39,189 @@ def latent_of(config: InfoGanConfig) -> Latent:
         "traverse_c3": (functools.partial(codes.traversal_grid, code=1), rows, 10)})
 
 
-def info_loss(layers, features, z, config: InfoGanConfig, observe: bool):
-    """lambda-weighted -L_I on ``features``; with ``observe``, a code whose lambda is 0 is
-    added at weight 1 through detached features. Returns (loss, cat_nll, cont_nll); the two
-    NLLs are None when no term was built.
+Value = paddle.pir.Value
+Terms = dict[str, Value]  # a step's weighted loss terms, or its logged values, by name
 
-    When exactly one lambda is 0, Q runs twice in the step that trains it (on the features and
-    on their detached copy), so its BN running statistics move twice per step."""
+
+def total(*groups: Terms) -> Value:
+    """The sum of weighted loss terms, given in groups: each group summed in order, then the
+    groups' sums. The grouping fixes the order of floating-point sums in the gradients."""
+    sums = []
+    for group in groups:
+        values = list(group.values())
+        if not values:
+            continue
+        group_sum = values[0]
+        for value in values[1:]:
+            group_sum = group_sum + value
+        sums.append(group_sum)
+    loss = sums[0]
+    for group_sum in sums[1:]:
+        loss = loss + group_sum
+    return loss
+
+
+def trunk(layers: Layers, images: Value, config: InfoGanConfig) -> Value:
+    return infogan_trunk(layers, images, config.leaky_slope)
+
+
+def code_nlls(layers: Layers, features: Value, z: Value,
+              config: InfoGanConfig) -> tuple[Value, Value]:
+    """Q's negative log-likelihoods of c1 and of c2, c3 (-L_I's two halves) from trunk features."""
     codes = latent.Codes(config.categories)
+    q_out = infogan_q_head(layers, features, codes.q_outputs, config.leaky_slope)
+    return losses.info_nll(q_out, z, codes, config.cont_std)
 
-    def q_nll(h):
-        q_out = infogan_q_head(layers, h, codes.q_outputs, config.leaky_slope)
-        return losses.info_nll(q_out, z, codes, config.cont_std)
 
-    loss, cat_nll, cont_nll = 0.0, None, None
+def information(layers: Layers, features: Value, z: Value, config: InfoGanConfig,
+                observe: bool) -> tuple[Terms, Terms]:
+    """-L_I of the codes on ``features`` (a generated batch's), each half weighted by its
+    lambda, and L_I to log: ``li_cat`` (H(c1) - the cross-entropy; at most ln K) and
+    ``cont_nll``. With ``observe``, a code whose lambda is 0 is learnt at weight 1 from
+    detached features, so Q observes it while no gradient of it reaches G or the trunk.
+
+    When exactly one lambda is 0, Q runs twice in the step that observes (on the features and
+    on their detached copy), so its BN running statistics move twice per step."""
+    terms, logged = {}, {}
+    log_categories = math.log(config.categories)  # H(c1)
     if config.lambda_cat > 0 or config.lambda_cont > 0:
-        cat_nll, cont_nll = q_nll(features)
+        cat_nll, cont_nll = code_nlls(layers, features, z, config)
         if config.lambda_cat > 0:
-            loss = loss + config.lambda_cat * cat_nll
+            terms["info_cat"] = config.lambda_cat * cat_nll
         if config.lambda_cont > 0:
-            loss = loss + config.lambda_cont * cont_nll
+            terms["info_cont"] = config.lambda_cont * cont_nll
+        logged = {"li_cat": log_categories - cat_nll, "cont_nll": cont_nll}
     if observe and (config.lambda_cat == 0 or config.lambda_cont == 0):
-        observed_cat, observed_cont = q_nll(features.detach())
+        observed_cat, observed_cont = code_nlls(layers, features.detach(), z, config)
         if config.lambda_cat == 0:
-            loss = loss + observed_cat
+            terms["observed_cat"] = observed_cat
         if config.lambda_cont == 0:
-            loss = loss + observed_cont
-        if cat_nll is None:  # both lambdas 0: the observer's terms are the ones to log
-            cat_nll, cont_nll = observed_cat, observed_cont
-    return loss, cat_nll, cont_nll
+            terms["observed_cont"] = observed_cont
+        if not logged:  # both lambdas 0: the observer's L_I is the one to log
+            logged = {"li_cat": log_categories - observed_cat, "cont_nll": observed_cont}
+    return terms, logged
 
 
-def cat_log_probs(layers, features, config: InfoGanConfig) -> paddle.pir.Value:
+def cat_log_probs(layers: Layers, features: Value, config: InfoGanConfig) -> Value:
     """log Q(c1 | x) from trunk features."""
     codes = latent.Codes(config.categories)
     q_out = infogan_q_head(layers, features, codes.q_outputs, config.leaky_slope)
     return F.log_softmax(q_out[:, codes.cat_logits], axis=1)
 
 
+def real_image_terms(layers: Layers, real: Value, real_features: Value, theta: Value | None,
+                     config: InfoGanConfig) -> tuple[Terms, Terms]:
+    """The D step's code terms on real images: Q's mutual information between c1 and them
+    (IMSAT), and the consistency of Q(c1 | x) under the warps ``theta``."""
+    terms, logged = {}, {}
+    warped_features = None
+    if config.lambda_consistency > 0:
+        warped_features = trunk(layers, warp(real, theta), config)
+    real_log_p = cat_log_probs(layers, real_features, config)
+    if config.lambda_real_mi > 0:
+        conditional, marginal = losses.real_information(real_log_p)
+        terms["real_mi"] = config.lambda_real_mi * (conditional - marginal)
+        logged["real_mi"] = marginal - conditional
+    if config.lambda_consistency > 0:
+        kl = losses.consistency(real_log_p, cat_log_probs(layers, warped_features, config))
+        terms["consistency"] = config.lambda_consistency * kl
+        logged["consistency"] = kl
+    return terms, logged
+
+
+def warped_fake_terms(layers: Layers, fake: Value, z: Value, theta: Value,
+                      config: InfoGanConfig) -> tuple[Terms, Terms]:
+    """-L_I on the generated batch warped by ``theta``: c1 must survive the warps."""
+    info, info_logged = information(layers, trunk(layers, warp(fake, theta), config), z, config,
+                                    observe=False)
+    terms = {}
+    if info:
+        terms["warped_fakes"] = config.lambda_warped_fakes * total(info)
+    logged = {}
+    if "li_cat" in info_logged:
+        logged["warped_li_cat"] = info_logged["li_cat"]
+    return terms, logged
+
+
+def d_step_warps(config: InfoGanConfig) -> bool:
+    """Whether the D step takes warps: for the consistency term or the warped fakes."""
+    return config.lambda_consistency > 0 or config.lambda_warped_fakes > 0
+
+
+def d_step_loss(step: Step, config: InfoGanConfig) -> tuple[Value, Terms]:
+    """The D step: feeds, networks and its loss (adversarial + information + code terms), with
+    the values to log. The logits and the generated batch are fetches of the step too."""
+    codes = latent.Codes(config.categories)
+    real = step.data("real", [None, IMAGE_PIXELS])
+    z = step.data("z", [None, codes.dim])
+    real.stop_gradient = config.r1_gamma == 0
+    fake = infogan_generator(step.layers, z).detach()
+    real_features = trunk(step.layers, real, config)
+    real_logits = infogan_d_head(step.layers, real_features)
+    fake_features = trunk(step.layers, fake, config)
+    fake_logits = infogan_d_head(step.layers, fake_features)
+    trains_q = config.q_step == "d"
+    info, info_logged = information(step.layers, fake_features, z, config, observe=trains_q)
+    adversarial = losses.d_terms(real, real_logits, fake_logits, config)
+    code_terms = {}
+    logged = dict(adversarial)
+    theta = None
+    if d_step_warps(config):  # the warps, drawn for each batch
+        theta = step.data("theta", [None, 2, 3])
+    if config.lambda_real_mi > 0 or config.lambda_consistency > 0:
+        real_terms, real_logged = real_image_terms(step.layers, real, real_features, theta, config)
+        code_terms.update(real_terms)
+        logged.update(real_logged)
+    if config.lambda_warped_fakes > 0:
+        warped_terms, warped_logged = warped_fake_terms(step.layers, fake, z, theta, config)
+        code_terms.update(warped_terms)
+        logged.update(warped_logged)
+    if trains_q:  # L_I is logged from the step that trains Q
+        logged.update(info_logged)
+    step.fetches.update(real_logits=real_logits, fake_logits=fake_logits, fake=fake)
+    return total(adversarial, info, code_terms), logged
+
+
+def g_step_loss(step: Step, config: InfoGanConfig) -> tuple[Value, Terms]:
+    """The G step: feeds, networks and its loss (adversarial + information, on the generated
+    batch and, with --lambda-warped-fakes, on its warped copy), with the values to log. The
+    generated batch is a fetch of the step too."""
+    z = step.data("z", [None, latent.Codes(config.categories).dim])
+    fake = infogan_generator(step.layers, z)
+    features = trunk(step.layers, fake, config)
+    g_loss = losses.g_loss(infogan_d_head(step.layers, features), config.loss)
+    trains_q = config.q_step == "g"
+    info, info_logged = information(step.layers, features, z, config, observe=trains_q)
+    logged = {"g_loss": g_loss}
+    if config.lambda_warped_fakes > 0:
+        theta = step.data("theta", [None, 2, 3])
+        warped_terms, _ = warped_fake_terms(step.layers, fake, z, theta, config)
+        info.update(warped_terms)
+    if trains_q:
+        logged.update(info_logged)
+    step.fetches.update(fake=fake)
+    return total({"g_loss": g_loss}, info), logged
+
+
 def build(config: InfoGanConfig) -> ModelPrograms:
     startup = paddle.static.Program()
     sn = ("D_",) if config.spectral_norm else ()
-    q_in_d = config.q_step == "d"
-    trunk = functools.partial(infogan_trunk, slope=config.leaky_slope)
-    d_nets, g_nets = (("D_", "Q_"), ("G_",)) if q_in_d else (("D_",), ("G_", "Q_"))
-    real_terms = config.lambda_real_mi > 0 or config.lambda_consistency > 0
-    warped_fakes = config.lambda_warped_fakes > 0
+    if config.q_step == "d":
+        d_nets, g_nets = ("D_", "Q_"), ("G_",)
+    else:
+        d_nets, g_nets = ("D_",), ("G_", "Q_")
     codes = latent.Codes(config.categories)
-    log_categories = math.log(config.categories)  # H(c1), the ceiling of the categorical L_I
 
     with new_step(startup, update_stats=d_nets, spectral_norm=sn,
                   second_order=config.r1_gamma > 0) as d_step:
-        real, z = d_step.data("real", [None, IMAGE_PIXELS]), d_step.data("z", [None, codes.dim])
-        real.stop_gradient = config.r1_gamma == 0
-        fake = infogan_generator(d_step.layers, z).detach()
-        real_features = trunk(d_step.layers, real)
-        real_logits = infogan_d_head(d_step.layers, real_features)
-        fake_features = trunk(d_step.layers, fake)
-        fake_logits = infogan_d_head(d_step.layers, fake_features)
-        info, cat_nll, cont_nll = info_loss(d_step.layers, fake_features, z, config, observe=q_in_d)
-        d_terms = losses.d_terms(real, real_logits, fake_logits, config)
-        code_terms, code_logged = {}, {}  # the terms that tie c1 to the digits, and their logs
-        if config.lambda_consistency > 0 or warped_fakes:  # the warps, drawn for each batch
-            theta = d_step.data("theta", [None, 2, 3])
-        if real_terms:
-            warped_features = None
-            if config.lambda_consistency > 0:
-                warped_features = trunk(d_step.layers, warp(real, theta))
-            real_log_p = cat_log_probs(d_step.layers, real_features, config)
-            if config.lambda_real_mi > 0:
-                conditional, marginal = losses.real_information(real_log_p)
-                code_terms["real_mi"] = config.lambda_real_mi * (conditional - marginal)
-                code_logged["real_mi"] = marginal - conditional
-            if config.lambda_consistency > 0:
-                kl = losses.consistency(real_log_p, cat_log_probs(d_step.layers, warped_features,
-                                                                  config))
-                code_terms["consistency"] = config.lambda_consistency * kl
-                code_logged["consistency"] = kl
-        if warped_fakes:
-            warped_info, warped_cat_nll, _ = info_loss(
-                d_step.layers, trunk(d_step.layers, warp(fake, theta)), z, config, observe=False)
-            code_terms["warped_fakes"] = config.lambda_warped_fakes * warped_info
-            code_logged["warped_li_cat"] = log_categories - warped_cat_nll
-        d_loss = sum(d_terms.values()) + info + sum(code_terms.values())
+        d_loss, d_logged = d_step_loss(d_step, config)
         minimize_adam(d_step, d_loss, d_nets, config.lr_d, config.beta1)
-        d_step.fetches.update(d_terms, real_logits=real_logits, fake_logits=fake_logits, fake=fake)
-        d_step.fetches.update(code_logged)
-        d_logged = list(d_terms) + list(code_logged)
-        if q_in_d:  # L_I is logged from the step that trains Q
-            d_step.fetches.update(li_cat=log_categories - cat_nll, cont_nll=cont_nll)
-            d_logged += ["li_cat", "cont_nll"]
+        d_step.fetches.update(d_logged)
 
     with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
-        z = g_step.data("z", [None, codes.dim])
-        fake = infogan_generator(g_step.layers, z)
-        features = trunk(g_step.layers, fake)
-        g_loss = losses.g_loss(infogan_d_head(g_step.layers, features), config.loss)
-        info, cat_nll, cont_nll = info_loss(g_step.layers, features, z, config, observe=not q_in_d)
-        if warped_fakes:
-            theta = g_step.data("theta", [None, 2, 3])
-            warped_info, _, _ = info_loss(g_step.layers, trunk(g_step.layers, warp(fake, theta)),
-                                          z, config, observe=False)
-            info = info + config.lambda_warped_fakes * warped_info
-        minimize_adam(g_step, g_loss + info, g_nets, config.lr_g, config.beta1)
-        g_step.fetches.update(g_loss=g_loss, fake=fake)
-        g_logged = ["g_loss"]
-        if not q_in_d:
-            g_step.fetches.update(li_cat=log_categories - cat_nll, cont_nll=cont_nll)
-            g_logged += ["li_cat", "cont_nll"]
+        g_loss, g_logged = g_step_loss(g_step, config)
+        minimize_adam(g_step, g_loss, g_nets, config.lr_g, config.beta1)
+        g_step.fetches.update(g_logged)
 
     with new_step(startup, training=False) as infer:
         z = infer.data("z", [None, codes.dim])
@@ -153,14 +229,17 @@ def build(config: InfoGanConfig) -> ModelPrograms:
 
     with new_step(startup, training=False, spectral_norm=sn) as encode:
         real = encode.data("real", [None, IMAGE_PIXELS])
-        q_out = infogan_q_head(encode.layers, trunk(encode.layers, real), codes.q_outputs,
-                               config.leaky_slope)
+        q_out = infogan_q_head(encode.layers, trunk(encode.layers, real, config),
+                               codes.q_outputs, config.leaky_slope)
         encode.fetches.update(cat_probs=F.softmax(q_out[:, codes.cat_logits], axis=1),
                               cont_mean=q_out[:, codes.cont_means])
 
-    logged = {"d_step": tuple(d_logged), "g_step": tuple(g_logged)}
-    drawn = {role: {"theta": random_affine} for role, step in (("d_step", d_step), ("g_step", g_step))
-             if "theta" in step.feeds}
+    drawn = {}
+    if d_step_warps(config):
+        drawn["d_step"] = {"theta": random_affine}
+    if config.lambda_warped_fakes > 0:
+        drawn["g_step"] = {"theta": random_affine}
     return ModelPrograms(startup, dict(d_step=d_step, g_step=g_step, infer=infer, encode=encode),
                          config=config, latent=latent_of(config), generator=infogan_generator,
-                         logged=logged, drawn_feeds=drawn, codes=codes)
+                         logged={"d_step": tuple(d_logged), "g_step": tuple(g_logged)},
+                         drawn_feeds=drawn, codes=codes)

@@ -13,7 +13,7 @@ from paddle_gan.graph import new_step
 from paddle_gan.metrics import code_label_counts, hungarian_accuracy
 from paddle_gan.networks import infogan_generator, infogan_trunk
 from paddle_gan.trainer import iteration
-from programs.infogan import info_loss
+from programs.infogan import information, total
 
 BATCH = 8
 
@@ -209,6 +209,18 @@ def test_g_step_noise_is_the_d_steps_or_a_fresh_draw(infogan, fresh):
     np.testing.assert_array_equal(fed["g_step"], latent.Codes().sample(expected, BATCH) if fresh else first)
 
 
+def test_warped_fakes_train_with_both_code_lambdas_zero():
+    """The baseline with an observer (both lambdas 0) gives the warped fakes no L_I term and
+    nothing to log; building it used to fail on the missing cross-entropy."""
+    config = programs.model_config("infogan", lambda_cat=0.0, lambda_cont=0.0,
+                                   lambda_warped_fakes=1.0)
+    session = programs.new_session(config, paddle.CPUPlace(), seed=0)
+    real, _ = inputs(3)
+    logged = iteration(session, real, np.random.default_rng(0), fetch=True)
+    assert "warped_li_cat" not in logged and np.isfinite(logged["li_cat"])
+    assert set(session.programs.drawn_feeds) == {"d_step", "g_step"}
+
+
 def test_d_step_applies_the_slope_in_the_trunk_and_q_head():
     """The training Programs take --leaky-slope too: the D step's real logits and its L_I on
     the fake batch (Q's head, both in training-mode BN) against dygraph with slope 0.01."""
@@ -275,7 +287,8 @@ def test_lambda_zero_keeps_l_i_gradient_away_from_g_and_trunk(lambdas, trains):
     with new_step(startup, update_stats=trains) as step:
         z = step.data("z", [None, latent.Codes().dim])
         features = infogan_trunk(step.layers, infogan_generator(step.layers, z))
-        loss, _, _ = info_loss(step.layers, features, z, config, observe=True)
+        terms, _ = information(step.layers, features, z, config, observe=True)
+        loss = total(terms)
         nets = {p: step.layers.trainable(p) for p in ("G_", "D_", "Q_")}
         flat = [p for ps in nets.values() for p in ps]
         grads = paddle.static.gradients([loss], flat)
