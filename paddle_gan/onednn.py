@@ -12,42 +12,18 @@ consumers need. The legacy IR (Paddle 2.6) has no such pass and keeps native ker
 """
 from __future__ import annotations
 
-import numpy as np
 import paddle
 
+from paddle_gan import paddle_api
 from paddle_gan.graph import ProgramSet
 
 _ATTRS = ("strides", "paddings", "padding_algorithm", "dilations", "groups", "data_format")
 _REWRITTEN = ("pd_op.conv2d", "pd_op.conv2d_grad")
-_dialect_loaded = False
 
 
 def applies_to(program: paddle.static.Program) -> bool:
-    """True where the rewrite works: a oneDNN build and a PIR Program."""
-    return (paddle.base.core.is_compiled_with_mkldnn()
-            and hasattr(paddle.pir, "DrrPatternContext") and isinstance(program, paddle.pir.Program))
-
-
-def _load_dialect() -> None:
-    """Paddle registers the ``onednn_op`` dialect only when it first lowers a Program with
-    ``FLAGS_use_mkldnn`` on (there is no Python call for it), and a rewrite into an
-    unregistered dialect silently produces nameless ops. So lower a 2x2 Program once."""
-    global _dialect_loaded
-    if _dialect_loaded:
-        return
-    old = paddle.get_flags(["FLAGS_use_mkldnn"])["FLAGS_use_mkldnn"]
-    paddle.set_flags({"FLAGS_use_mkldnn": True})
-    try:
-        main, startup = paddle.static.Program(), paddle.static.Program()
-        with paddle.static.program_guard(main, startup):
-            x = paddle.static.data("x", [2, 2], "float32")
-            y = x * 2.0
-        paddle.static.Executor(paddle.CPUPlace()).run(
-            main, feed={"x": np.ones((2, 2), np.float32)}, fetch_list=[y],
-            scope=paddle.static.Scope())
-    finally:
-        paddle.set_flags({"FLAGS_use_mkldnn": old})
-    _dialect_loaded = True
+    """True where the rewrite works: a oneDNN build with Paddle's DRR API, and a PIR Program."""
+    return paddle_api.onednn_rewrites() and paddle_api.is_pir(program)
 
 
 def _swap(source: str, target: str, inputs: list[str], outputs: list[str],
@@ -89,7 +65,6 @@ def use_onednn_convolutions(program: paddle.static.Program,
     before = count()
     if before == 0:
         return 0
-    _load_dialect()
     passes = paddle.pir.PassManager()
     passes.register_pass("paddle_gan_onednn_conv2d", _swap(
         "pd_op.conv2d", "onednn_op.conv2d", ["x", "w"], ["out"],
@@ -102,7 +77,8 @@ def use_onednn_convolutions(program: paddle.static.Program,
     passes.run(program)
     ops = program.global_block().ops
     if count() or any(not op.name() for op in ops):
-        raise RuntimeError("oneDNN convolution rewrite left the Program incomplete")
+        raise RuntimeError("oneDNN convolution rewrite left the Program incomplete (its dialect "
+                           "is registered by paddle_gan.runtime.configure(): call it first)")
     _skip_again(program, "onednn_op.conv2d_grad", skipped)
     return before
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import paddle
 
+from paddle_gan import paddle_api
 from paddle_gan.graph import ProgramSet, Step
 
 class Session:
@@ -17,7 +18,7 @@ class Session:
 
     The startup Program (random initial weights, seeded by ``seed``) runs on first use, unless
     :meth:`write` gives every persistable variable first, as restoring a checkpoint does: then
-    it never runs (InfoGAN's Gaussian initializers take most of a second on the CPU)."""
+    it never runs (InfoGAN's Gaussian initializers are slow on the CPU)."""
 
     def __init__(self, programs: ProgramSet, place: paddle.CPUPlace | paddle.CUDAPlace,
                  seed: int):
@@ -27,7 +28,7 @@ class Session:
         self._scope = paddle.static.Scope()
         self.executor = paddle.static.Executor(place)
         self._initialised = False
-        self._keeps_executors = _can_prepare(self.executor, programs.startup)
+        self._keeps_executors = paddle_api.can_prepare(self.executor, programs.startup)
         self._prepared: dict[tuple, tuple] = {}
 
     @property
@@ -63,13 +64,11 @@ class Session:
         the whole Program on every run, a large share of a small model's step (BENCHMARKS.md)."""
         key = (role, tuple(feed), fetch)
         if key not in self._prepared:
-            self._prepared[key] = self.executor._executor_cache.get_pir_program_and_executor(
-                program, feed, fetch_list, "feed", "fetch", self.place, self._scope,
-                self.executor.plan)
-        lowered, executor, data_ops = self._prepared[key]
-        fed = dict(feed)  # _pir_feed_data drops names the Program has no input for
-        self.executor._pir_feed_data(lowered, fed, self._scope, data_ops)
-        return executor.run(list(fed), return_numpy=True)
+            self._prepared[key] = paddle_api.prepare(self.executor, program, feed, fetch_list,
+                                                     self.place, self._scope)
+        fed = paddle_api.feed(self.executor, self._prepared[key], feed, self._scope)
+        _, executor, _ = self._prepared[key]
+        return executor.run(fed, return_numpy=True)
 
     def run_batches(self, role: str, feed: str, images: np.ndarray, fetch: tuple[str, ...],
                     batch_size: int = 500) -> dict[str, np.ndarray]:
@@ -117,16 +116,6 @@ class Session:
         if var is None:
             raise KeyError(f"no variable {name!r} in this session's scope")
         return var.get_tensor()
-
-
-def _can_prepare(executor: paddle.static.Executor, program: paddle.static.Program) -> bool:
-    """Whether this Paddle has the executor internals :meth:`Session._run_prepared` calls
-    (3.x, running PIR Programs such as ``program``); elsewhere ``Executor.run`` does the work.
-    A Session asks once: its Programs share one IR."""
-    return (isinstance(program, getattr(paddle.pir, "Program", ()))
-            and hasattr(executor, "_pir_feed_data")
-            and hasattr(getattr(executor, "_executor_cache", None),
-                        "get_pir_program_and_executor"))
 
 
 def _check_shape(name: str, shape: tuple[int, ...], dtype: np.dtype, value: np.ndarray) -> None:

@@ -11,7 +11,7 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import session as session_module
+from paddle_gan import paddle_api
 from paddle_gan.networks import IMAGE_PIXELS
 from paddle_gan.session import Session
 from paddle_gan.trainer import iteration
@@ -88,7 +88,7 @@ def test_prepared_executors_train_bitwise_like_executor_run(kind, monkeypatch):
     monkeypatch.setattr(Session, "_run_prepared", counted)
     prepared = trained_parameters(kind, steps=4)
     assert len(runs) == (8 if paddle.framework.use_pir_api() else 0)  # 2.6.2: Executor.run
-    monkeypatch.setattr(session_module, "_can_prepare", lambda executor, program: False)
+    monkeypatch.setattr(paddle_api, "can_prepare", lambda executor, program: False)
     plain = trained_parameters(kind, steps=4)
     assert any(k.startswith("step 2/") for k in plain)
     assert_bitwise_equal(prepared, plain)
