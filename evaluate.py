@@ -17,6 +17,7 @@ from paddle_gan import runtime
 
 runtime.configure()  # first: it sets what Paddle reads when it is imported
 
+from paddle_gan import latent  # noqa: E402
 from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
 from paddle_gan.data import add_data_arguments, load_dataset  # noqa: E402
 from paddle_gan.device import add_device_argument, place_from_args  # noqa: E402
@@ -55,9 +56,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="a run's output directory, its checkpoints/ or one step_* directory")
     p.add_argument("--samples", type=int, default=10000, help="generated samples to score")
     p.add_argument("--seed", type=int, default=0, help="seeds the generated samples")
-    p.add_argument("--truncation", type=float, default=1.0,
-                   help="redraw noise components with |z| above this (the truncation trick; "
-                        "noise is U(-1, 1), so only values below 1 act)")
+    latent.add_truncation_argument(p)
     p.add_argument("--format", default="text", choices=["text", "json", "md"])
     p.add_argument("--json", action="store_true", help="same as --format json")
     add_data_arguments(p)
@@ -69,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.samples < 10:
         raise UserError(f"--samples must be at least 10, got {args.samples}")
-    if not 0 < args.truncation < float("inf"):
-        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
+    latent.check_truncation(args.truncation)
     result = evaluate_checkpoint(args.checkpoint, place_from_args(args), args.data_dir,
                                  not args.no_verify, args.samples, args.seed, args.truncation,
                                  args.cache_dir, args.retrain)

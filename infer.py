@@ -47,16 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     grid.add_argument("--rows", type=int, default=8, help="rows of samples.png")
     grid.add_argument("--cols", type=int, default=8, help="columns of samples.png")
     grid.add_argument("--seed", type=int, default=0, help="seeds the latent noise")
-    grid.add_argument("--truncation", type=float, default=1.0,
-                      help="redraw noise components with |z| above this (the truncation trick: "
-                           "more typical, less varied samples; noise is U(-1, 1), so only values "
-                           "below 1 act)")
+    latent.add_truncation_argument(grid)
     add_device_argument(p.add_argument_group("device"))
     args = parse_with_config(p, argv)
     if args.rows <= 0 or args.cols <= 0:
         raise UserError(f"--rows and --cols must be positive, got {args.rows} x {args.cols}")
-    if not 0 < args.truncation < float("inf"):
-        raise UserError(f"--truncation must be a positive number, got {args.truncation}")
+    latent.check_truncation(args.truncation)
     if args.model_dir and (args.checkpoint or args.export):
         raise UserError("--model-dir draws from an export: drop --checkpoint and --export")
     return args

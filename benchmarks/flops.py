@@ -25,6 +25,7 @@ runtime.configure()  # first: it sets what Paddle reads when it is imported
 
 import paddle  # noqa: E402
 
+from paddle_gan.device import add_threads_argument, set_cpu_threads  # noqa: E402
 import programs  # noqa: E402
 
 
@@ -89,16 +90,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--it-per-s", type=float, default=None,
                    help="a measured InfoGAN iteration rate (bench.py's it_per_s)")
-    p.add_argument("--threads", type=int, default=0, help="math-library threads; 0: Paddle's default")
+    add_threads_argument(p)
     p.add_argument("--gemm-size", type=int, default=2048)
     p.add_argument("--repeats", type=int, default=10)
     args = p.parse_args(argv)
     paddle.set_device("cpu")
-    if args.threads:
-        paddle.base.core.set_num_threads(args.threads)
+    threads = set_cpu_threads(args.threads)
     per_image = iteration_flops_per_image(weight_shapes())
     paddle.disable_static()
-    result = {"batch": args.batch_size, "threads": args.threads,
+    result = {"batch": args.batch_size, "threads": threads,
               "gflop_per_iteration": per_image["iteration"] * args.batch_size / 1e9,
               "gflop_per_image": {k: v / 1e9 for k, v in per_image.items()},
               "gemm_gflops_native": gemm_rate(args.gemm_size, False, args.repeats),

@@ -23,7 +23,7 @@ import paddle  # noqa: E402
 import paddle.nn as nn  # noqa: E402
 import paddle.nn.functional as F  # noqa: E402
 
-from paddle_gan.device import set_cpu_threads  # noqa: E402
+from paddle_gan.device import add_threads_argument, set_cpu_threads  # noqa: E402
 
 paddle.disable_static()  # this peer is Paddle's eager mode
 
@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0,
-                   help="math-library threads; 0: one per core, as bench.py")
+    add_threads_argument(p)
     p.add_argument("--infer", action="store_true", help="time the generator alone, eval mode")
     p.add_argument("--to-static", action="store_true",
                    help="compile the networks' forward passes with paddle.jit.to_static")

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
+from paddle_gan import latent
 from paddle_gan.cli import UserError
 from paddle_gan.data import DATASETS
 
@@ -147,7 +148,7 @@ class InfoGanConfig(GanConfig):
     q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
                                "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
                           choices=("d", "g"))
-    categories: int = setting(10, "values of the categorical code c1 (the paper's 10); above "
+    categories: int = setting(latent.CATEGORIES, "values of the categorical code c1 (the paper's 10); above "
                                   "10, evaluation also maps each code to its majority digit "
                                   "(many-to-one accuracy)", OPTIMISER, AT_LEAST_TWO)
     leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
@@ -200,8 +201,8 @@ class RunConfig:
                                       "continues from there", RUN, POSITIVE,
                                  fixed_on_resume=True)
     threads: int = setting(0, "CPU threads of Paddle's math libraries (MKL, oneDNN); 0: one per "
-                              "core this process may use; the count used is recorded, since "
-                              "it changes a run's numbers", DEVICE, NON_NEGATIVE)
+                              "core this process may use; a seeded CPU run repeats exactly "
+                              "only at the same count", DEVICE, NON_NEGATIVE)
     log_every: int = setting(50, "steps between metrics lines and NaN checks", LOGGING, POSITIVE)
     sample_every: int = setting(500, "steps between fixed-noise sample grids", LOGGING, POSITIVE)
     save_every: int = setting(1000, "steps between checkpoints", LOGGING, POSITIVE)

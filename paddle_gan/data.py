@@ -29,6 +29,9 @@ from paddle_gan import runtime
 from paddle_gan.cli import UserError, run_cli
 
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+# Both datasets: 28 x 28 grey images of 10 classes (digits, or Fashion-MNIST's garments)
+IMAGE_SIDE, CLASSES = 28, 10
+IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 PADDLE_DATASET_CACHE = Path("~/.cache/paddle/dataset").expanduser()
 
 
@@ -44,10 +47,11 @@ def _idx_files(train_images: str, train_labels: str, test_images: str,
                test_labels: str) -> dict[tuple[str, str], IdxFile]:
     """MNIST's four file names and shapes, with a dataset's SHA-256 digests."""
     return {
-        ("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC, (60000, 28, 28),
+        ("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC,
+                                     (60000, IMAGE_SIDE, IMAGE_SIDE),
                                      train_images),
         ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,), train_labels),
-        ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, 28, 28),
+        ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, IMAGE_SIDE, IMAGE_SIDE),
                                     test_images),
         ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,), test_labels)}
 

@@ -7,6 +7,7 @@ import os
 import paddle
 
 from paddle_gan.cli import UserError
+from paddle_gan.config import RunConfig
 
 DEVICES = ("auto", "gpu", "cpu")
 
@@ -18,9 +19,14 @@ def add_device_argument(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="auto: GPU when Paddle has CUDA and one is visible, else CPU")
     if threads:
-        parser.add_argument("--threads", type=int, default=0,
-                            help="CPU threads of Paddle's math libraries (MKL, oneDNN); 0: one "
-                                 "per core this process may use (Paddle's own default is 1)")
+        add_threads_argument(parser)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--threads`` as :class:`RunConfig` defines it (train.py records it with the run)."""
+    setting = RunConfig.__dataclass_fields__["threads"]
+    parser.add_argument("--threads", type=int, default=setting.default,
+                        help=setting.metadata["help"])
 
 
 def place_from_args(args: argparse.Namespace) -> paddle.CPUPlace | paddle.CUDAPlace:

@@ -21,10 +21,9 @@ import paddle.nn.functional as F
 from tqdm import tqdm
 
 from paddle_gan import onednn
-from paddle_gan.data import DATASETS, Batches
+from paddle_gan.data import CLASSES, DATASETS, IMAGE_PIXELS, IMAGE_SIDE, Batches
 from paddle_gan.graph import ProgramSet, minimize_adam, new_step
 from paddle_gan.layers import Layers
-from paddle_gan.networks import IMAGE_PIXELS
 from paddle_gan.session import Session
 
 CACHE_ENV = "PADDLE_GAN_CACHE"
@@ -46,11 +45,11 @@ def lenet(layers: Layers, x: paddle.pir.Value) -> tuple[paddle.pir.Value, paddle
     Returns (logits, the 128 penultimate features)."""
     init = paddle.nn.initializer.KaimingNormal()
     with layers.prefix("E_"):
-        h = (paddle.reshape(x, [-1, 1, 28, 28]) - PIXEL_MEAN) / PIXEL_STD
+        h = (paddle.reshape(x, [-1, 1, IMAGE_SIDE, IMAGE_SIDE]) - PIXEL_MEAN) / PIXEL_STD
         h = F.max_pool2d(F.relu(layers.conv2d("conv1", h, 20, 5, 1, 0, init)), 2)   # 20 x 12 x 12
         h = F.max_pool2d(F.relu(layers.conv2d("conv2", h, 50, 5, 1, 0, init)), 2)   # 50 x 4 x 4
         features = F.relu(layers.linear("fc1", paddle.reshape(h, [-1, 50 * 4 * 4]), FEATURES, init))
-        return layers.linear("fc2", features, 10), features
+        return layers.linear("fc2", features, CLASSES), features
 
 
 def build() -> ProgramSet:

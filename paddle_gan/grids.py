@@ -5,15 +5,18 @@ from pathlib import Path
 
 import numpy as np
 
+from paddle_gan.data import IMAGE_SIDE
+
 
 def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:
     """``[rows * cols, 784 | 28 x 28 | 1 x 28 x 28]`` images -> one 2-D array, row-major, white gaps."""
-    images = np.asarray(images, dtype=np.float32).reshape(rows * cols, 28, 28)
-    cell = 28 + pad
+    side = IMAGE_SIDE
+    images = np.asarray(images, dtype=np.float32).reshape(rows * cols, side, side)
+    cell = side + pad
     canvas = np.ones((rows * cell + pad, cols * cell + pad), dtype=np.float32)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[pad + r * cell: pad + r * cell + 28, pad + c * cell: pad + c * cell + 28] = img
+        canvas[pad + r * cell: pad + r * cell + side, pad + c * cell: pad + c * cell + side] = img
     return canvas
 
 

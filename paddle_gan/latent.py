@@ -3,9 +3,12 @@ Appendix C; ``--categories``) + two continuous codes c2, c3, the latent batches 
 traversal grids, and the truncation trick for any model's U(-1, 1) noise."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
+
+from paddle_gan.cli import UserError
 
 NOISE_DIM, CATEGORIES, CONTINUOUS = 62, 10, 2  # CATEGORIES: the paper's c1
 NOISE = slice(0, NOISE_DIM)  # where the noise sits in z, whatever c1's size
@@ -84,6 +87,20 @@ class Codes:
         return z
 
 
+def add_truncation_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--truncation``, as infer.py and evaluate.py take it (checked by :func:`check_truncation`)."""
+    parser.add_argument("--truncation", type=float, default=1.0,
+                        help="redraw noise components with |z| above this (the truncation "
+                             "trick: more typical, less varied samples; noise is U(-1, 1), so "
+                             "only values below 1 act)")
+
+
+def check_truncation(threshold: float) -> None:
+    """A truncation threshold must be a positive number (1 or more changes nothing)."""
+    if not 0 < threshold < np.inf:
+        raise UserError(f"--truncation must be a positive number, got {threshold}")
+
+
 def truncate(rng: np.random.Generator, z: np.ndarray, noise: slice,
              threshold: float) -> np.ndarray:
     """The truncation trick (BigGAN) for U(-1, 1) noise: a copy of ``z`` in which every noise
@@ -91,8 +108,7 @@ def truncate(rng: np.random.Generator, z: np.ndarray, noise: slice,
     redrawing from U(-1, 1) until it fits gives, in one draw. Trades diversity for fidelity;
     a threshold of 1 or more changes nothing. Codes are kept, and rows that share their noise
     (the grids' columns or rows) still share it afterwards."""
-    if not 0 < threshold < np.inf:
-        raise ValueError(f"truncation threshold must be positive, got {threshold}")
+    check_truncation(threshold)
     unique, rows = np.unique(z[:, noise], axis=0, return_inverse=True)
     outside = np.abs(unique) > threshold
     unique[outside] = rng.uniform(-threshold, threshold, int(outside.sum()))

@@ -57,7 +57,7 @@ class Layers:
         Deliberately not the article's ``unique_name.guard(prefix)`` around each network call:
         a fresh guard restarts the name counter, so under Paddle 2.6's legacy IR D(real) and
         D(fake) got identical *temporary* variable names and the second call overwrote the
-        first's activations (the numpy reference test caught it on paddlepaddle 2.6.2).
+        first's activations (tests/test_sharing.py's numpy reference checks it).
         """
         outer, self._prefix = self._prefix, prefix
         try:
@@ -179,8 +179,8 @@ def _elementary_batch_norm(x: paddle.pir.Value, running_mean: paddle.pir.Value,
                            update: bool) -> paddle.pir.Value:
     """Training-mode batch norm from means, products and rsqrt, as F.batch_norm computes it
     (biased batch variance; running = momentum * running + (1 - momentum) * batch). Only for
-    Programs that differentiate twice: Paddle's fused batch_norm_double_grad CPU kernel took
-    2.5 s per call at batch 32, these ops' second derivatives a few ms."""
+    Programs that differentiate twice: Paddle's fused batch_norm_double_grad CPU kernel is
+    orders of magnitude slower than these ops' second derivatives (BENCHMARKS.md)."""
     n_c_rest = paddle.reshape(x, [-1, x.shape[1], 1 if len(x.shape) == 2 else x.shape[2] * x.shape[3]])
     mean = paddle.mean(n_c_rest, axis=[0, 2], keepdim=True)
     centered = n_c_rest - mean
@@ -196,8 +196,8 @@ def _elementary_batch_norm(x: paddle.pir.Value, running_mean: paddle.pir.Value,
 
 def add_channel_bias(y: paddle.pir.Value, b: paddle.pir.Value | None) -> paddle.pir.Value:
     """``y + b`` over the channels of an NCHW ``y``. Not the conv ops' own bias argument: that
-    broadcasts ``b`` as [1, C, 1, 1], which Paddle's CPU add and add_grad handle 3-4x slower
-    than the same sum over [N, C, H*W] + [C, 1] (measured 12.8 vs 3.6 ms for N=128, C=64, 14x14)."""
+    broadcasts ``b`` as [1, C, 1, 1], which Paddle's CPU add and add_grad handle several times
+    slower than the same sum over [N, C, H*W] + [C, 1] (BENCHMARKS.md)."""
     if b is None:
         return y
     n_c_hw = paddle.reshape(y, [-1, y.shape[1], y.shape[2] * y.shape[3]])

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-CLASSES = 10  # the digits (or Fashion-MNIST's classes)
+from paddle_gan.data import CLASSES
 
 
 def code_label_counts(pred: np.ndarray, labels: np.ndarray, codes: int = CLASSES,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import paddle
 import paddle.nn.functional as F
 
+from paddle_gan.data import IMAGE_PIXELS, IMAGE_SIDE
 from paddle_gan.layers import Layers
 
 MLP_Z_DIM = 100
-IMAGE_PIXELS = 28 * 28
 
 
 def mlp_generator(layers: Layers, z: paddle.pir.Value) -> paddle.pir.Value:
@@ -51,7 +51,7 @@ def infogan_trunk(layers: Layers, x: paddle.pir.Value, slope: float = 0.1) -> pa
     """InfoGAN paper, Table 1 (MNIST) D body shared by D and Q: images -> features [N, 1024].
     ``slope``: leaky ReLU's, 0.1 in the paper (the official code's is 0.01)."""
     with layers.prefix("D_"):
-        h = paddle.reshape(x, [-1, 1, 28, 28])
+        h = paddle.reshape(x, [-1, 1, IMAGE_SIDE, IMAGE_SIDE])
         h = F.leaky_relu(layers.conv2d("conv1", h, 64, 4, 2, 1, _normal()), slope)
         h = layers.conv2d("conv2", h, 128, 4, 2, 1, _normal(), bias=False)
         h = F.leaky_relu(layers.batch_norm("bn2", h), slope)

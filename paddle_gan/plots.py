@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+from paddle_gan import latent
 from paddle_gan.cli import HelpFormatter, UserError, run_cli
 
 
@@ -56,7 +57,8 @@ def loss_curve(metrics_path: str | Path, out_path: str | Path) -> Path:
     return _save(fig, ax, out_path)
 
 
-def li_curves(runs: dict[str, str | Path], out_path: str | Path, categories: int = 10) -> Path:
+def li_curves(runs: dict[str, str | Path], out_path: str | Path,
+              categories: int = latent.CATEGORIES) -> Path:
     """Categorical L_I = H(c1) - CE (nats) of each run against step, with its ceiling ln K for
     a c1 of K values."""
     fig, ax = _figure()

@@ -48,7 +48,7 @@ def describe(evaluator: Evaluator, batches: Iterable[np.ndarray]) -> tuple[np.nd
 
 def scores(probs: np.ndarray, prefix: str) -> dict[str, object]:
     is_log = inception_score_log(probs)
-    histogram = np.bincount(probs.argmax(axis=1), minlength=10)
+    histogram = np.bincount(probs.argmax(axis=1), minlength=CLASSES)
     return {f"{prefix}_is_log": is_log, f"{prefix}_is": math.exp(is_log),
             "class_histogram": histogram.tolist(), "class_entropy": histogram_entropy(histogram)}
 
