@@ -22,6 +22,7 @@ def test_bench_prints_one_json_line(args):
     assert row["predictor"] == ("--predictor" in args)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["infogan", "--to-static"], ["gan", "--infer"]])
 def test_the_paddle_eager_peer_prints_one_json_line(args):
     """In a process of its own: the peer runs in dygraph mode, the suite in static mode."""
@@ -33,6 +34,7 @@ def test_the_paddle_eager_peer_prints_one_json_line(args):
     assert row["samples_per_s"] == pytest.approx(16 * row["it_per_s"], rel=0.01)
 
 
+@pytest.mark.slow
 def test_seeds_trains_evaluates_and_draws_each_seed_into_one_table(tmp_path):
     data = write_mnist(tmp_path / "mnist", n_train=160)
     out = tmp_path / "seeds"

@@ -93,31 +93,57 @@ def test_bad_input_gives_one_line_errors(tmp_path, mnist_dir):
                            "--output", str(tmp_path / "o4")), 2, "no CUDA support")
 
 
-def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
-    """The headline path on synthetic data: train (and a lambda = 0 baseline), infer, evaluate."""
-    common = ["--model", "infogan", "--no-verify", "--data-dir", str(mnist_dir), "--batch-size",
+@pytest.fixture(scope="module")
+def infogan_run(tmp_path_factory):
+    """The headline path on synthetic data: an InfoGAN run of 6 steps and a lambda = 0
+    baseline of 4 (a two-point curve to plot beside the run's)."""
+    from conftest import write_mnist
+
+    tmp = tmp_path_factory.mktemp("infogan")
+    data = write_mnist(tmp / "mnist")
+    common = ["--model", "infogan", "--no-verify", "--data-dir", str(data), "--batch-size",
               "16", "--log-every", "2", "--sample-every", "3", "--save-every", "3"]
-    run, base = tmp_path / "infogan", tmp_path / "baseline"
+    run, base = tmp / "infogan", tmp / "baseline"
     ok(cli("train.py", *common, "--output", str(run), "--max-steps", "6"))
     ok(cli("train.py", *common, "--output", str(base), "--lambda-cat", "0", "--lambda-cont", "0",
-           "--max-steps", "4"))  # a two-point curve to plot beside the run's
+           "--max-steps", "4"))
+    evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
+    return dict(tmp=tmp, data=data, run=run, base=base, evals=evals)
+
+
+@pytest.fixture(scope="module")
+def infogan_evaluation(infogan_run):
+    """evaluate.py --json on the run's last checkpoint."""
+    evaluate = ["evaluate.py", "--checkpoint", str(infogan_run["run"]), "--no-verify",
+                "--data-dir", str(infogan_run["data"]), "--samples", "40", "--cache-dir",
+                str(infogan_run["tmp"] / "cache")]
+    return json.loads(ok(cli(*evaluate, "--json")).stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_infogan_logs_l_i_and_evaluates_each_checkpoint(infogan_run):
+    run, evals = infogan_run["run"], infogan_run["evals"]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6] and all("li_cat" in r for r in rows)
-    evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
     assert [e["step"] for e in evals] == [3, 6]
     for e in evals:  # each accuracy is its own confusion table read through its mapping
         matched = sum(e["cat_confusion"][int(code)][label] for code, label in e["cat_mapping"].items())
         assert e["cat_accuracy"] == pytest.approx(matched / np.sum(e["cat_confusion"]))
     assert (run / "li_curve.png").is_file() and (run / "loss_curve.png").is_file()
 
+
+@pytest.mark.slow
+def test_infer_draws_infogans_grids(infogan_run):
+    run = infogan_run["run"]
     infer = ok(cli("infer.py", "--checkpoint", str(run), "--seed", "1"))
     for name in ("samples", "categorical", "traverse_c2", "traverse_c3"):
         assert (run / "infer" / f"{name}.png").is_file(), name
     assert "categorical.png" in infer.stdout
 
-    evaluate = ["evaluate.py", "--checkpoint", str(run), "--no-verify", "--data-dir",
-                str(mnist_dir), "--samples", "40", "--cache-dir", str(tmp_path / "cache")]
-    result = json.loads(ok(cli(*evaluate, "--json")).stdout.strip().splitlines()[-1])
+
+@pytest.mark.slow
+def test_evaluate_agrees_with_the_runs_own_evaluation(infogan_run, infogan_evaluation):
+    result, evals = infogan_evaluation, infogan_run["evals"]
     assert result["model"] == "infogan" and result["step"] == 6 and result["samples"] == 40
     assert result["cat_accuracy"] == pytest.approx(evals[-1]["cat_accuracy"])
     assert result["cat_real_mi"] == pytest.approx(evals[-1]["cat_real_mi"])
@@ -128,8 +154,13 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
     assert sum(result["class_histogram"]) == 40
     assert result["class_entropy"] == pytest.approx(scipy.stats.entropy(result["class_histogram"]))
     assert result["cat_purity"] == pytest.approx(np.mean(result["cat_purity_per_code"]))
+
+
+@pytest.mark.slow
+def test_markdown_table_marks_each_codes_match(infogan_evaluation):
     from paddle_gan.scoring import markdown
 
+    result = infogan_evaluation
     table = markdown(json.loads(json.dumps(result)))  # what --format md prints, from the JSON
     assert "| FID-MNIST vs test set (lower is better) |" in table and "c1 purity" in table
     assert (f"| c1 information on the test images, label-free (nats; max ln 10 = 2.303) | "
@@ -140,11 +171,16 @@ def test_infogan_train_infer_evaluate_and_li_plot(tmp_path, mnist_dir):
             for cells in code_rows}
     assert bold == {int(code): [label] for code, label in result["cat_mapping"].items()}
 
+
+@pytest.mark.slow
+def test_li_plot_draws_a_run_beside_its_baseline(infogan_run, tmp_path):
     figure = tmp_path / "li.png"
-    ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(run), str(base), "--output", str(figure)))
+    ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(infogan_run["run"]),
+           str(infogan_run["base"]), "--output", str(figure)))
     assert figure.is_file()
 
 
+@pytest.mark.slow
 def test_a_categorical_code_of_twenty_values_trains_draws_and_evaluates(tmp_path, mnist_dir):
     run = tmp_path / "k20"
     ok(cli("train.py", "--model", "infogan", "--categories", "20", "--no-verify", "--data-dir",
@@ -164,6 +200,7 @@ def test_a_categorical_code_of_twenty_values_trains_draws_and_evaluates(tmp_path
     assert result["cat_accuracy"] <= result["cat_accuracy_many_to_one"]
 
 
+@pytest.mark.slow
 def test_stabilisation_flags_train_resume_and_truncated_infer(tmp_path):
     """The stabilisation flags reach the model config and survive --resume; infer.py takes
     --truncation; a contradicting flag on resume is refused."""

@@ -99,6 +99,7 @@ def test_real_information_and_consistency_against_numpy():
     assert float(got[2]) == pytest.approx(expected_kl, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_the_d_step_terms_equal_a_dygraph_trunk_and_q_on_scipy_warped_images():
     config = programs.model_config("infogan", lambda_real_mi=1.0, lambda_consistency=1.0,
                                    lambda_warped_fakes=1.0)
@@ -147,6 +148,7 @@ def differing(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> set[str]:
     return {name for name in a if not np.array_equal(a[name], b[name])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term", ["lambda_real_mi", "lambda_consistency", "lambda_warped_fakes"])
 def test_each_term_reaches_d_trunk_and_q_in_the_d_step(term):
     """Against the same step without the term: D's trunk and Q move differently, G not at all;
@@ -159,6 +161,7 @@ def test_each_term_reaches_d_trunk_and_q_in_the_d_step(term):
     assert "D_out.w" not in changed and "D_out.b" not in changed
 
 
+@pytest.mark.slow
 def test_warped_fakes_reach_g_in_the_g_step_and_real_terms_need_q_in_the_d_step():
     plain = after_one_step(programs.model_config("infogan"), "g_step")
     warped = after_one_step(programs.model_config("infogan", lambda_warped_fakes=1.0), "g_step")

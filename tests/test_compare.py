@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, cli, entry_point, ok
 from paddle_gan.runtime import GLIBC_MALLOC
 
@@ -33,6 +35,7 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 def test_compare_reports_medians_and_ratio(tmp_path):
     (tmp_path / "peer.py").write_text(FAKE_PEER)
     (tmp_path / "torch").mkdir()

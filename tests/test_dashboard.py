@@ -29,6 +29,7 @@ def read_visualdl(logdir):
     return scalars, images
 
 
+@pytest.mark.slow
 @needs_visualdl
 def test_infogan_logs_losses_li_speed_evaluations_and_grids(tmp_path):
     data = write_mnist(tmp_path / "mnist", n_train=160)

@@ -188,6 +188,7 @@ def test_a_damaged_evaluator_cache_is_retrained_not_a_traceback(small_mnist, tmp
     assert weights.stat().st_size > 100
 
 
+@pytest.mark.slow
 def test_evaluation_is_deterministic_for_a_seed_and_has_every_metric(small_mnist, tmp_path):
     import programs
     from paddle_gan.scoring import evaluate

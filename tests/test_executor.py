@@ -57,6 +57,7 @@ def assert_bitwise_equal(here: dict[str, np.ndarray], other: dict[str, np.ndarra
         np.testing.assert_array_equal(here[name], other[name], err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
     serial_now = paddle.get_flags(SERIAL)[SERIAL]
@@ -66,6 +67,7 @@ def test_serial_execution_trains_bitwise_like_the_threaded_executor(kind):
                          trained_with(kind, SERIAL, not serial_now))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_batched_freeing_trains_bitwise_like_freeing_each_tensor_at_once(kind):
     batch_gb = paddle.get_flags(GC_BATCH)[GC_BATCH]
@@ -76,6 +78,7 @@ def test_batched_freeing_trains_bitwise_like_freeing_each_tensor_at_once(kind):
                          trained_with(kind, GC_BATCH, other))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_prepared_executors_train_bitwise_like_executor_run(kind, monkeypatch):
     runs = []

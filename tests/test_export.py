@@ -26,6 +26,7 @@ def infer(session, z: np.ndarray) -> np.ndarray:
     return session.run("infer", {"z": z}, ("images",))["images"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_the_predictor_draws_what_the_inference_program_draws(kind, tmp_path):
     """Also after a second export of changed weights into a new predictor, while the first
@@ -50,6 +51,7 @@ def test_the_predictor_draws_what_the_inference_program_draws(kind, tmp_path):
     np.testing.assert_allclose(first(z), first_images, rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_predictor_run_leaves_the_programs_bitwise_unchanged(tmp_path):
     """Running a predictor changes the math libraries' thread state, and Programs run after it
     differed in the last bits until the exported generator set it back."""
@@ -68,6 +70,7 @@ def test_a_predictor_run_leaves_the_programs_bitwise_unchanged(tmp_path):
     np.testing.assert_array_equal(after, before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gan", "infogan"])
 def test_the_folded_export_draws_what_the_program_draws_far_from_initial_values(kind, tmp_path):
     """Batch norm statistics and scales far from 0 and 1, and a bias on the image layer: folding

@@ -66,6 +66,7 @@ def test_d_on_real_and_fake_share_weights(infogan):
     assert np.ptp(out["real_logits"]) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("q_step, baseline", [("g", False), ("d", False), ("d", True)])
 def test_steps_touch_only_their_own_parameters_and_statistics(infogan, q_step, baseline):
     """Q's head (weights and BN statistics) moves in the step --q-step names, and only there,
@@ -221,6 +222,7 @@ def test_warped_fakes_train_with_both_code_lambdas_zero():
     assert set(session.programs.drawn_feeds) == {"d_step", "g_step"}
 
 
+@pytest.mark.slow
 def test_d_step_applies_the_slope_in_the_trunk_and_q_head():
     """The training Programs take --leaky-slope too: the D step's real logits and its L_I on
     the fake batch (Q's head, both in training-mode BN) against dygraph with slope 0.01."""

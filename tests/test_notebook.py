@@ -14,6 +14,7 @@ pytest.importorskip("ipykernel")
 NOTEBOOK = ROOT / "notebooks" / "infogan_aistudio.ipynb"
 
 
+@pytest.mark.slow
 def test_notebook_runs_and_shows_its_figures(tmp_path, monkeypatch):
     data, output = write_mnist(tmp_path / "mnist", n_train=160, n_test=40), tmp_path / "run"
     for name, value in dict(PADDLE_GAN_NB_STEPS="4", PADDLE_GAN_NB_DATA=str(data),

@@ -86,6 +86,7 @@ def trunk_gradients(rewrite: bool) -> list[np.ndarray]:
     return exe.run(step.program, feed=feed, fetch_list=fetch, scope=scope)
 
 
+@pytest.mark.slow
 def test_onednn_convolutions_give_native_values_and_gradients(sessions):
     native, fast = trunk_gradients(rewrite=False), trunk_gradients(rewrite=True)
     assert len(native) == 2 + 8  # features, d/dx, then conv1 w, b, conv2 w, bn2 g, b, fc3 w, bn3 g, b
@@ -94,6 +95,7 @@ def test_onednn_convolutions_give_native_values_and_gradients(sessions):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * scale)
 
 
+@pytest.mark.slow
 def test_training_with_onednn_tracks_native_kernels(sessions):
     """End to end, two D and G steps: the same losses up to float rounding. Adam's first steps
     are about lr * sign(gradient), so a near-zero gradient whose sign the two kernels round

@@ -93,6 +93,7 @@ def malloc_probe(mode: str, **env: str) -> tuple[int, int]:
     return int(mapped), int(kept)
 
 
+@pytest.mark.slow
 def test_importing_every_module_changes_nothing_beyond_importing_paddle():
     plain = json.loads(run_probe(STATE_PROBE, "paddle"))
     imported = json.loads(run_probe(STATE_PROBE, *EVERY_MODULE))
@@ -101,6 +102,7 @@ def test_importing_every_module_changes_nothing_beyond_importing_paddle():
     assert configured != plain  # the probe sees what configure() changes
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not has_mallinfo2(), reason="needs glibc 2.33+ (mallinfo2)")
 def test_only_configure_keeps_freed_memory():
     assert malloc_probe("plain")[0] == 1  # glibc's default: a fresh mmap
@@ -116,6 +118,7 @@ def test_only_configure_keeps_freed_memory():
 @pytest.mark.parametrize("flag, ours, users", [("FLAGS_new_executor_serial_run", True, False),
                                                ("FLAGS_new_executor_sequential_run", True, False),
                                                ("FLAGS_eager_delete_tensor_gb", 0.01, 0.5)])
+@pytest.mark.slow
 def test_configure_sets_executor_flags_unless_the_user_chose(flag, ours, users):
     code = ("from paddle_gan import runtime; runtime.configure(); import paddle; "
             f"print(repr(paddle.get_flags('{flag}')['{flag}']))")

@@ -65,6 +65,7 @@ def assert_same_run(a, b) -> None:
                                     "--leaky-slope", "0.01",
                                     "--lambda-real-mi", "1", "--lambda-consistency", "1",
                                     "--lambda-warped-fakes", "1"]])
+@pytest.mark.slow
 def test_resume_is_exact(tmp_path, model):
     """max-steps 2N in one go == N, then --resume to 2N: parameters, moments, BN statistics,
     spectral-norm vectors, the warps drawn from the noise generator and every logged loss.
@@ -82,6 +83,7 @@ def test_resume_is_exact(tmp_path, model):
     assert [r["step"] for r in losses(tmp_path / "split")] == list(range(1, 5))
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_saved(data, tmp_path):
     """SIGKILL while training and writing a checkpoint every step: the newest checkpoint is
     always intact and loadable, never older than one found before, and the run finishes equal
@@ -144,6 +146,7 @@ def test_corrupt_latest_falls_back_to_the_previous_checkpoint(data, tmp_path):
     one_line_error(train(data, out, "--max-steps", "12", "--resume"), 2, "no intact checkpoint")
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_model_or_changed_flags(data, tmp_path):
     out = tmp_path / "run"
     ok(train(data, out, "--model", "infogan", "--max-steps", "2"))

@@ -50,6 +50,7 @@ def straight(data, tmp_path_factory):
     return out, ok(train(data, out, *RESTARTS)).stdout
 
 
+@pytest.mark.slow
 def test_the_trial_whose_q_informs_most_is_continued(data, straight, tmp_path):
     """Each trial's score is Q's I(c1; x) on unlabelled training images, recomputed here from
     its checkpoint; the highest is continued; trial 0 is the run's own seed, so it equals a
@@ -78,6 +79,7 @@ def test_the_trial_whose_q_informs_most_is_continued(data, straight, tmp_path):
     assert_same_run(plain, RunDir(out).trial(0).root)
 
 
+@pytest.mark.slow
 def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, straight, tmp_path):
     """SIGKILL when trial 1 has saved its first checkpoint; when the choice is written; when
     the run has trained a step of its own but saved none (its logs begin with the trial's);
@@ -110,6 +112,7 @@ def test_a_kill_in_a_trial_at_the_choice_or_after_it_resumes_exactly(data, strai
     assert selection.read_text() == (RunDir(straight[0]).selection).read_text()
 
 
+@pytest.mark.slow
 def test_sigterm_in_a_trial_saves_it_and_stops_the_run(data, tmp_path):
     out = tmp_path / "stopped"
     command = [sys.executable, str(ROOT / "train.py"), *TINY, "--data-dir", str(data),
@@ -127,6 +130,7 @@ def test_sigterm_in_a_trial_saves_it_and_stops_the_run(data, tmp_path):
     assert not RunDir(out).trial(1).root.exists() and not (out / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_restarts_need_q_room_to_continue_and_their_settings_kept(data, straight, tmp_path):
     one_line_error(train(data, tmp_path / "gan", "--model", "gan", "--restarts", "2"), 2,
                    "which --model gan does not have")

@@ -174,6 +174,7 @@ def test_truncation_keeps_shared_noise_shared():
     assert np.all(np.abs(cut[:, latent.NOISE]) <= 0.3)
 
 
+@pytest.mark.slow
 def test_infogan_trains_with_every_option_on_both_kernel_sets():
     """Hinge + R1 (second-order gradients through conv and batch norm) + spectral norm on
     InfoGAN; the oneDNN convolutions agree with the native ones on the first D step."""
