@@ -13,7 +13,7 @@ runtime.configure()  # first: it sets what Paddle reads when it is imported
 from paddle_gan import config  # noqa: E402
 from paddle_gan.checkpoint import Checkpoint  # noqa: E402
 from paddle_gan.cli import HelpFormatter, add_config_argument, parse_with_config, run_cli  # noqa: E402
-from paddle_gan.config import GanConfig, RunConfig  # noqa: E402
+from paddle_gan.config import ModelConfig, RunConfig  # noqa: E402
 from paddle_gan.data import add_data_arguments  # noqa: E402
 from paddle_gan.device import add_device_argument, select_place  # noqa: E402
 from paddle_gan.run import Run  # noqa: E402
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
              "stopped, with the run's settings; flags given override them, except the model's "
              f"and {', '.join(config.fixed_on_resume(RunConfig))}, which must match")
     add_device_argument(groups[config.DEVICE], threads=False)
-    config.add_settings(p, [RunConfig], groups, on_resume="; on --resume, the run's")
+    config.add_settings(p, [RunConfig], groups, on_resume="; on --resume, the run's",
+                        shown={"epochs": programs.default_epochs()})
     config.add_settings(p, programs.CONFIGS, groups)
     groups[config.LOGGING].add_argument(
         "--visualdl", nargs="?", const="", default=None, metavar="DIR",
@@ -56,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def settings(args: argparse.Namespace, start: Checkpoint | None) -> tuple[GanConfig, RunConfig]:
+def settings(args: argparse.Namespace, start: Checkpoint | None) -> tuple[ModelConfig, RunConfig]:
     """The model's and the run's settings: from the flags for a new run, else the run's own."""
     if start is None:
         model = programs.model_config(args.model or programs.DEFAULT_MODEL, **programs.given(args))

@@ -1,9 +1,9 @@
 """Every setting, defined once: its default, the values it accepts, its help text and its group.
 
-A model's settings are one frozen dataclass (:class:`GanConfig`, :class:`InfoGanConfig`); how
-to train is :class:`RunConfig`. train.py's flags, their ``--help`` defaults, the ``--config``
-keys and the resume rules are all read from these fields (:func:`paddle_gan.cli.add_settings`),
-so adding a setting means adding a field here and the code that uses it.
+A model's settings are one frozen dataclass, a :class:`ModelConfig` defined with its model in
+``programs/``; how to train is :class:`RunConfig`. train.py's flags, their ``--help``
+defaults, the ``--config`` keys and the resume rules are all read from these fields
+(:func:`add_settings`), so adding a setting means adding a field and the code that uses it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
-from paddle_gan import latent
 from paddle_gan.cli import UserError
 from paddle_gan.data import DATASETS
 
@@ -100,78 +99,17 @@ def check(config: object) -> None:
 
 
 @dataclass(frozen=True)
-class GanConfig:
-    """The article's MLP-GAN: what its Programs are built from; stored in every checkpoint."""
-    kind: ClassVar[str] = "gan"
-    # RunConfig.epochs when not given: with R1, 30 epochs is where the article's MLP-GAN draws
-    # all ten digits (BENCHMARKS.md)
-    default_epochs: ClassVar[int] = 30
-    lr_d: float = setting(1e-3, "Adam learning rate of D", OPTIMISER, POSITIVE)
-    lr_g: float = setting(1e-3, "Adam learning rate of G", OPTIMISER, POSITIVE)
-    # 0.5 as in DCGAN and InfoGAN: with Adam's own 0.9, D won the MLP-GAN within a few
-    # hundred steps (BENCHMARKS.md).
-    beta1: float = setting(0.5, "Adam beta1", OPTIMISER, BELOW_ONE)
-    loss: str = setting("bce", "adversarial loss: bce (non-saturating) or hinge", STABILISATION,
-                        choices=("bce", "hinge"))
-    r1_gamma: float = setting(1.0, "R1 penalty (gamma/2) E||grad_x D(x)||^2 on real images "
-                                   "(0: off)", STABILISATION, NON_NEGATIVE)
-    spectral_norm: bool = setting(False, "spectral normalisation of D's weights (one power "
-                                         "iteration per step)", STABILISATION)
-    label_smoothing: float = setting(0.0, "one-sided label smoothing: D's target for real "
-                                          "images is 1 minus this (bce only)", STABILISATION,
-                                     BELOW_ONE)
+class ModelConfig:
+    """What a model's Programs are built from: each model in ``programs/`` defines its own
+    (``Config``), with its settings as fields. Stored in every checkpoint."""
+    kind: ClassVar[str]
+    default_epochs: ClassVar[int]  # RunConfig.epochs when not given
 
     def __post_init__(self) -> None:
         check(self)
-        if self.label_smoothing > 0 and self.loss != "bce":
-            raise UserError("--label-smoothing applies to --loss bce only")
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
-
-
-@dataclass(frozen=True)
-class InfoGanConfig(GanConfig):
-    """The InfoGAN paper's MNIST model (Table 1) and the article's losses."""
-    kind: ClassVar[str] = "infogan"
-    default_epochs: ClassVar[int] = 10
-    lr_d: float = redefault(GanConfig, "lr_d", 2e-4)
-    r1_gamma: float = redefault(GanConfig, "r1_gamma", 0.0)
-    lambda_cat: float = setting(1.0, "weight of the categorical code's L_I; 0 with "
-                                     "--lambda-cont 0 gives the paper's plain-GAN baseline with "
-                                     "an observer Q", OPTIMISER, NON_NEGATIVE)
-    lambda_cont: float = setting(0.1, "weight of the continuous codes' L_I", OPTIMISER,
-                                 NON_NEGATIVE)
-    cont_std: float = setting(0.0, "std of Q's Gaussian for c2, c3; 0: Q predicts it, as in the "
-                                   "article; e.g. 1: fixed, as in the official InfoGAN code",
-                              OPTIMISER, NON_NEGATIVE)
-    q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
-                               "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
-                          choices=("d", "g"))
-    categories: int = setting(latent.CATEGORIES, "values of the categorical code c1 (the paper's 10); above "
-                                  "10, evaluation also maps each code to its majority digit "
-                                  "(many-to-one accuracy)", OPTIMISER, AT_LEAST_TWO)
-    leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
-                                      "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
-                                 UNIT_INTERVAL)
-    lambda_real_mi: float = setting(0.0, "weight of Q's mutual information between c1 and real "
-                                         "images, maximised by the D step (IMSAT): Q sorts real "
-                                         "digits confidently and evenly into c1's codes; "
-                                         "needs --q-step d", CODES, NON_NEGATIVE)
-    lambda_consistency: float = setting(0.0, "weight of KL(Q(c1|x) || Q(c1|warped x)) on real "
-                                             "images in the D step, for warps of up to 15 degrees, "
-                                             "0.9-1.1 scale and 2 pixels; needs --q-step d", CODES,
-                                        NON_NEGATIVE)
-    lambda_warped_fakes: float = setting(0.0, "weight of L_I on warped generated images, in both "
-                                              "steps: c1 must survive the same warps", CODES,
-                                         NON_NEGATIVE)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        real_image_terms = self.lambda_real_mi > 0 or self.lambda_consistency > 0
-        if real_image_terms and self.q_step != "d":
-            raise UserError("--lambda-real-mi and --lambda-consistency train Q on real images "
-                            "in the D step: use them with --q-step d")
 
 
 @dataclass(frozen=True)
@@ -180,9 +118,7 @@ class RunConfig:
     output: str
     dataset: str = setting("mnist", "what to train on, in MNIST's IDX format", DATA,
                            choices=tuple(DATASETS), fixed_on_resume=True)
-    epochs: int | None = setting(None, "passes over the training set; default: the model's "
-                                       f"(gan {GanConfig.default_epochs}, infogan "
-                                       f"{InfoGanConfig.default_epochs})", RUN, POSITIVE)
+    epochs: int | None = setting(None, "passes over the training set", RUN, POSITIVE)
     max_steps: int | None = setting(None, "stop after this many total iterations (one D + one G "
                                           "step each); pass a larger one on --resume to extend "
                                           "a run", RUN, POSITIVE)
@@ -271,10 +207,14 @@ def argument_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._Argu
 
 
 def add_settings(parser: argparse.ArgumentParser, configs: list[type],
-                 groups: dict[str, argparse._ArgumentGroup], on_resume: str = "") -> None:
+                 groups: dict[str, argparse._ArgumentGroup], on_resume: str = "",
+                 shown: dict[str, str] | None = None) -> None:
     """One flag per setting of ``configs``, in the group its field names, with the default of
     each config that has it in its help. Flags default to None (not given), so a caller can
-    tell a given value from a default. ``on_resume`` is appended to each default shown."""
+    tell a given value from a default. ``on_resume`` is appended to each default shown;
+    ``shown`` gives the default to show for a setting whose default is None (decided later,
+    e.g. by the model)."""
+    shown = shown or {}
     seen: dict[str, list[type]] = {}
     for config in configs:
         for f in settings(config):
@@ -284,16 +224,18 @@ def add_settings(parser: argparse.ArgumentParser, configs: list[type],
         defaults = {getattr(c, "kind", c.__name__): c.__dataclass_fields__[name].default
                     for c in having}
         if len(set(map(repr, defaults.values()))) == 1:
-            shown = str(next(iter(defaults.values())))
+            shown_default = str(next(iter(defaults.values())))
         else:
-            shown = ", ".join(f"{kind} {default}" for kind, default in defaults.items())
+            shown_default = ", ".join(f"{kind} {default}" for kind, default in defaults.items())
         if len(having) < len(configs):
             owners = "/".join(c.kind for c in having)
             text = f"{owners} only: {f.metadata['help']}"
         else:
             text = f.metadata["help"]
         if f.default is not None and f.default is not False:
-            text += f" (default: {shown}{on_resume})"
+            text += f" (default: {shown_default}{on_resume})"
+        elif name in shown:
+            text += f" (default: {shown[name]}{on_resume})"
         elif on_resume:
             text += " (on --resume, the run's)"
         group = groups.get(f.metadata["group"]) or parser

@@ -14,7 +14,7 @@ import numpy as np
 import paddle
 from paddle.base.data_feeder import convert_dtype
 
-from paddle_gan.config import GanConfig
+from paddle_gan.config import ModelConfig
 from paddle_gan.latent import Codes
 from paddle_gan.layers import Layers
 
@@ -84,7 +84,7 @@ class ModelPrograms(ProgramSet):
     besides the data and z that the trainer draws from the run's noise generator each step
     (name -> (rng, n) -> array), and ``codes``: InfoGAN's latent codes, which Q infers back
     from images, or None for a model without."""
-    config: GanConfig
+    config: ModelConfig
     latent: Latent
     generator: Network
     logged: dict[str, tuple[str, ...]] = field(default_factory=dict)

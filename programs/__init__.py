@@ -1,7 +1,7 @@
 """One module per model, each building that model's set of Programs.
 
-Each module has ``Config`` (its settings, :mod:`paddle_gan.config`), ``latent_of(config)``
-(its latent input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
+Each module has ``Config`` (its settings, a :class:`paddle_gan.config.ModelConfig`),
+``latent_of(config)`` (its latent input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
 ``paddle_gan``; nothing in ``paddle_gan`` imports it.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from paddle.utils import unique_name
 
 from paddle_gan import checkpoint, config, onednn
 from paddle_gan.cli import UserError
-from paddle_gan.config import GanConfig
+from paddle_gan.config import ModelConfig
 from paddle_gan.graph import ModelPrograms
 from paddle_gan.session import Session
 from programs import gan, infogan
@@ -24,7 +24,12 @@ DEFAULT_MODEL = "infogan"
 CONFIGS = [module.Config for module in MODELS.values()]
 
 
-def model_config(kind: str, **given: float | str | bool) -> GanConfig:
+def default_epochs() -> str:
+    """Each model's default length in epochs, for --help: ``gan 30, infogan 10``."""
+    return ", ".join(f"{kind} {MODELS[kind].Config.default_epochs}" for kind in sorted(MODELS))
+
+
+def model_config(kind: str, **given: float | str | bool) -> ModelConfig:
     """The model's config: its defaults, with the settings ``given`` (checked)."""
     if kind not in MODELS:
         raise UserError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
@@ -44,7 +49,7 @@ def given(args: argparse.Namespace) -> dict[str, float | str | bool]:
     return settings
 
 
-def saved_config(saved: dict, what: str) -> GanConfig:
+def saved_config(saved: dict, what: str) -> ModelConfig:
     """The model config a checkpoint recorded (``Config.to_dict``), exactly as recorded."""
     values = dict(saved)
     kind = values.pop("kind", None)
@@ -54,7 +59,7 @@ def saved_config(saved: dict, what: str) -> GanConfig:
     return config.strict(MODELS[kind].Config, values, what)
 
 
-def resumed_config(saved: dict, args: argparse.Namespace, where: str) -> GanConfig:
+def resumed_config(saved: dict, args: argparse.Namespace, where: str) -> ModelConfig:
     """The model a resumed run's checkpoint at ``where`` recorded (``saved``); a model flag
     given must agree with it, since a model cannot change under its weights."""
     model = saved_config(saved, where)
@@ -67,7 +72,7 @@ def resumed_config(saved: dict, args: argparse.Namespace, where: str) -> GanConf
     return model
 
 
-def build(model_config: GanConfig, onednn_convolutions: bool = False) -> ModelPrograms:
+def build(model_config: ModelConfig, onednn_convolutions: bool = False) -> ModelPrograms:
     """Build a model's Programs under a fresh unique-name generator, then, if asked, move
     their convolutions to oneDNN (a rewrite of the built Programs; CPU only).
 
@@ -81,12 +86,12 @@ def build(model_config: GanConfig, onednn_convolutions: bool = False) -> ModelPr
     return model
 
 
-def build_for(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPlace) -> ModelPrograms:
+def build_for(model_config: ModelConfig, place: paddle.CPUPlace | paddle.CUDAPlace) -> ModelPrograms:
     """The model built for ``place``: oneDNN convolutions on the CPU."""
     return build(model_config, onednn_convolutions=isinstance(place, paddle.CPUPlace))
 
 
-def new_session(model_config: GanConfig, place: paddle.CPUPlace | paddle.CUDAPlace,
+def new_session(model_config: ModelConfig, place: paddle.CPUPlace | paddle.CUDAPlace,
                 seed: int = 0) -> Session:
     """The model built for ``place`` and initialised."""
     return Session(build_for(model_config, place), place, seed)

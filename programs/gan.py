@@ -1,13 +1,47 @@
 """The article's MLP-GAN: startup, D-step, G-step and inference Programs sharing weights by name."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import paddle
 
 from paddle_gan import losses
-from paddle_gan.config import GanConfig
+from paddle_gan.cli import UserError
+from paddle_gan.config import (BELOW_ONE, NON_NEGATIVE, OPTIMISER, POSITIVE, STABILISATION,
+                               ModelConfig, setting)
 from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
 from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
+
+
+@dataclass(frozen=True)
+class GanConfig(ModelConfig):
+    """The article's MLP-GAN: what its Programs are built from; stored in every checkpoint."""
+    kind: ClassVar[str] = "gan"
+    # RunConfig.epochs when not given: with R1, 30 epochs is where the article's MLP-GAN draws
+    # all ten digits (BENCHMARKS.md)
+    default_epochs: ClassVar[int] = 30
+    lr_d: float = setting(1e-3, "Adam learning rate of D", OPTIMISER, POSITIVE)
+    lr_g: float = setting(1e-3, "Adam learning rate of G", OPTIMISER, POSITIVE)
+    # 0.5 as in DCGAN and InfoGAN: with Adam's own 0.9, D won the MLP-GAN within a few
+    # hundred steps (BENCHMARKS.md).
+    beta1: float = setting(0.5, "Adam beta1", OPTIMISER, BELOW_ONE)
+    loss: str = setting("bce", "adversarial loss: bce (non-saturating) or hinge", STABILISATION,
+                        choices=("bce", "hinge"))
+    r1_gamma: float = setting(1.0, "R1 penalty (gamma/2) E||grad_x D(x)||^2 on real images "
+                                   "(0: off)", STABILISATION, NON_NEGATIVE)
+    spectral_norm: bool = setting(False, "spectral normalisation of D's weights (one power "
+                                         "iteration per step)", STABILISATION)
+    label_smoothing: float = setting(0.0, "one-sided label smoothing: D's target for real "
+                                          "images is 1 minus this (bce only)", STABILISATION,
+                                     BELOW_ONE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.label_smoothing > 0 and self.loss != "bce":
+            raise UserError("--label-smoothing applies to --loss bce only")
+
 
 Config = GanConfig
 

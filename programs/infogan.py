@@ -13,17 +13,67 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import paddle
 import paddle.nn.functional as F
 
 from paddle_gan import latent, losses
-from paddle_gan.config import InfoGanConfig
+from paddle_gan.cli import UserError
+from paddle_gan.config import (AT_LEAST_TWO, CODES, NON_NEGATIVE, OPTIMISER, UNIT_INTERVAL,
+                               redefault, setting)
 from paddle_gan.warp import random_affine, warp
 from paddle_gan.graph import Latent, ModelPrograms, Step, minimize_adam, new_step
 from paddle_gan.layers import Layers
 from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
+from programs.gan import GanConfig
+
+
+@dataclass(frozen=True)
+class InfoGanConfig(GanConfig):
+    """The InfoGAN paper's MNIST model (Table 1) and the article's losses."""
+    kind: ClassVar[str] = "infogan"
+    default_epochs: ClassVar[int] = 10
+    lr_d: float = redefault(GanConfig, "lr_d", 2e-4)
+    r1_gamma: float = redefault(GanConfig, "r1_gamma", 0.0)
+    lambda_cat: float = setting(1.0, "weight of the categorical code's L_I; 0 with "
+                                     "--lambda-cont 0 gives the paper's plain-GAN baseline with "
+                                     "an observer Q", OPTIMISER, NON_NEGATIVE)
+    lambda_cont: float = setting(0.1, "weight of the continuous codes' L_I", OPTIMISER,
+                                 NON_NEGATIVE)
+    cont_std: float = setting(0.0, "std of Q's Gaussian for c2, c3; 0: Q predicts it, as in the "
+                                   "article; e.g. 1: fixed, as in the official InfoGAN code",
+                              OPTIMISER, NON_NEGATIVE)
+    q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
+                               "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
+                          choices=("d", "g"))
+    categories: int = setting(latent.CATEGORIES, "values of the categorical code c1 (the paper's 10); above "
+                                  "10, evaluation also maps each code to its majority digit "
+                                  "(many-to-one accuracy)", OPTIMISER, AT_LEAST_TWO)
+    leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
+                                      "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
+                                 UNIT_INTERVAL)
+    lambda_real_mi: float = setting(0.0, "weight of Q's mutual information between c1 and real "
+                                         "images, maximised by the D step (IMSAT): Q sorts real "
+                                         "digits confidently and evenly into c1's codes; "
+                                         "needs --q-step d", CODES, NON_NEGATIVE)
+    lambda_consistency: float = setting(0.0, "weight of KL(Q(c1|x) || Q(c1|warped x)) on real "
+                                             "images in the D step, for warps of up to 15 degrees, "
+                                             "0.9-1.1 scale and 2 pixels; needs --q-step d", CODES,
+                                        NON_NEGATIVE)
+    lambda_warped_fakes: float = setting(0.0, "weight of L_I on warped generated images, in both "
+                                              "steps: c1 must survive the same warps", CODES,
+                                         NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        real_image_terms = self.lambda_real_mi > 0 or self.lambda_consistency > 0
+        if real_image_terms and self.q_step != "d":
+            raise UserError("--lambda-real-mi and --lambda-consistency train Q on real images "
+                            "in the D step: use them with --q-step d")
+
 
 Config = InfoGanConfig
 
