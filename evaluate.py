@@ -2,7 +2,7 @@
 """Evaluate a checkpoint: ``python evaluate.py --checkpoint PATH [--format md|json|text]``.
 
 Scores come from a classifier trained on the generators' own training set (cached, see
-``paddle_gan/evaluator.py``), never from Inception-v3; keys are named for that dataset
+``paddle_gan/evaluation/evaluator.py``), never from Inception-v3; keys are named for that dataset
 (``mnist_*``, ``fashion_mnist_*``, read from the checkpoint). ``docs/evaluation.md`` defines
 every metric.
 """
@@ -21,9 +21,9 @@ from paddle_gan import latent  # noqa: E402
 from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
 from paddle_gan.data import add_data_arguments, load_dataset  # noqa: E402
 from paddle_gan.device import add_device_argument, place_from_args  # noqa: E402
-from paddle_gan.evaluator import default_cache_dir, load_or_train  # noqa: E402
-from paddle_gan.export import ExportedGenerator, export  # noqa: E402
-from paddle_gan.scoring import evaluate, markdown  # noqa: E402
+from paddle_gan.evaluation.evaluator import default_cache_dir, load_or_train  # noqa: E402
+from paddle_gan.static.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.evaluation.scoring import evaluate, markdown  # noqa: E402
 import programs  # noqa: E402
 
 

@@ -18,12 +18,12 @@ from paddle_gan import runtime
 runtime.configure()  # first: it sets what Paddle reads when it is imported
 
 from paddle_gan import latent  # noqa: E402
-from paddle_gan.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.static.export import ExportedGenerator, export  # noqa: E402
 from paddle_gan.cli import (HelpFormatter, UserError, add_config_argument,  # noqa: E402
                             parse_with_config, run_cli)
 from paddle_gan.device import add_device_argument, place_from_args  # noqa: E402
 from paddle_gan.grids import save_grid  # noqa: E402
-from paddle_gan.rundir import RunDir, newest_run  # noqa: E402
+from paddle_gan.training.rundir import RunDir, newest_run  # noqa: E402
 import programs  # noqa: E402
 
 

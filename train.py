@@ -11,13 +11,13 @@ from paddle_gan import runtime
 runtime.configure()  # first: it sets what Paddle reads when it is imported
 
 from paddle_gan import config  # noqa: E402
-from paddle_gan.checkpoint import Checkpoint  # noqa: E402
+from paddle_gan.training.checkpoint import Checkpoint  # noqa: E402
 from paddle_gan.cli import HelpFormatter, add_config_argument, parse_with_config, run_cli  # noqa: E402
 from paddle_gan.config import ModelConfig, RunConfig  # noqa: E402
 from paddle_gan.data import add_data_arguments  # noqa: E402
 from paddle_gan.device import add_device_argument, select_place  # noqa: E402
-from paddle_gan.run import Run  # noqa: E402
-from paddle_gan.rundir import RunDir  # noqa: E402
+from paddle_gan.training.run import Run  # noqa: E402
+from paddle_gan.training.rundir import RunDir  # noqa: E402
 import programs  # noqa: E402
 
 

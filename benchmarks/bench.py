@@ -30,9 +30,9 @@ from paddle_gan import config  # noqa: E402
 from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
 from paddle_gan.data import Batches  # noqa: E402
 from paddle_gan.device import add_device_argument, select_place, set_cpu_threads  # noqa: E402
-from paddle_gan.export import ExportedGenerator, export  # noqa: E402
-from paddle_gan.session import Session  # noqa: E402
-from paddle_gan.trainer import iteration  # noqa: E402
+from paddle_gan.static.export import ExportedGenerator, export  # noqa: E402
+from paddle_gan.static.session import Session  # noqa: E402
+from paddle_gan.training.trainer import iteration  # noqa: E402
 import programs  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 """How near the machine's limit an InfoGAN iteration runs: ``python benchmarks/flops.py``.
 
 Counts the floating-point operations of one training iteration from the weight shapes of the
-built model (the paper's Table 1, ``paddle_gan/networks.py``), as the default InfoGAN trains
+built model (the paper's Table 1, ``paddle_gan/nn/networks.py``), as the default InfoGAN trains
 it (Q in the D step), and measures the fp32 GEMM rate of this machine through Paddle's CPU matmul, with its
 native kernel (MKL) and with oneDNN's. Given a measured iteration rate (``--it-per-s``, from
 ``benchmarks/bench.py``), prints the achieved GFLOP/s and its fraction of each GEMM rate.

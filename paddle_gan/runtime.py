@@ -59,9 +59,9 @@ def configure() -> None:
     - Two Python warnings Paddle gives on every run and that ask nothing of the user (no
       ccache for C++ extensions; the executor's place under PIR) are filtered.
     - Paddle is switched to static-graph mode, which every Program here is built in.
-    - Where the CPU convolutions can run on oneDNN (:mod:`paddle_gan.onednn`), Paddle's
+    - Where the CPU convolutions can run on oneDNN (:mod:`paddle_gan.static.onednn`), Paddle's
       ``onednn_op`` dialect is registered, which Paddle itself does only on first use of
-      oneDNN (:func:`paddle_gan.paddle_api.load_onednn_dialect`).
+      oneDNN (:func:`paddle_gan.static.paddle_api.load_onednn_dialect`).
     """
     global _configured
     if _configured:
@@ -81,7 +81,7 @@ def configure() -> None:
     warnings.filterwarnings("ignore", message=".*'place' interface for pir graph mode")
     import paddle
 
-    from paddle_gan import paddle_api
+    from paddle_gan.static import paddle_api
 
     paddle.enable_static()
     if paddle_api.onednn_rewrites():

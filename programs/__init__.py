@@ -1,8 +1,8 @@
 """One module per model, each building that model's set of Programs.
 
 Each module has ``Config`` (its settings, a :class:`paddle_gan.config.ModelConfig`),
-``latent_of(config)`` (its latent input and grids) and ``build(config) -> ModelPrograms``. ``programs`` is built on
-``paddle_gan``; nothing in ``paddle_gan`` imports it.
+``latent_of(config)`` (its latent input and grids) and ``build(config) -> ModelPrograms``.
+``programs`` is built on ``paddle_gan``; nothing in ``paddle_gan`` imports it.
 """
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from pathlib import Path
 import paddle
 from paddle.utils import unique_name
 
-from paddle_gan import checkpoint, config, onednn
+from paddle_gan import config
+from paddle_gan.static import onednn
+from paddle_gan.training import checkpoint
 from paddle_gan.cli import UserError
 from paddle_gan.config import ModelConfig
-from paddle_gan.graph import ModelPrograms
-from paddle_gan.session import Session
+from paddle_gan.static.graph import ModelPrograms
+from paddle_gan.static.session import Session
 from programs import gan, infogan
 
 MODELS = {"infogan": infogan, "gan": gan}

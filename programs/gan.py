@@ -7,12 +7,12 @@ from typing import ClassVar
 import numpy as np
 import paddle
 
-from paddle_gan import losses
+from paddle_gan.nn import losses
 from paddle_gan.cli import UserError
 from paddle_gan.config import (BELOW_ONE, NON_NEGATIVE, OPTIMISER, POSITIVE, STABILISATION,
                                ModelConfig, setting)
-from paddle_gan.graph import Latent, ModelPrograms, minimize_adam, new_step
-from paddle_gan.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
+from paddle_gan.static.graph import Latent, ModelPrograms, minimize_adam, new_step
+from paddle_gan.nn.networks import IMAGE_PIXELS, MLP_Z_DIM, mlp_discriminator, mlp_generator
 
 
 @dataclass(frozen=True)

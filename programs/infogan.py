@@ -19,14 +19,15 @@ from typing import ClassVar
 import paddle
 import paddle.nn.functional as F
 
-from paddle_gan import latent, losses
+from paddle_gan import latent
+from paddle_gan.nn import losses
 from paddle_gan.cli import UserError
 from paddle_gan.config import (AT_LEAST_TWO, CODES, NON_NEGATIVE, OPTIMISER, UNIT_INTERVAL,
                                redefault, setting)
-from paddle_gan.warp import random_affine, warp
-from paddle_gan.graph import Latent, ModelPrograms, Step, minimize_adam, new_step
-from paddle_gan.layers import Layers
-from paddle_gan.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
+from paddle_gan.nn.warp import random_affine, warp
+from paddle_gan.static.graph import Latent, ModelPrograms, Step, minimize_adam, new_step
+from paddle_gan.static.layers import Layers
+from paddle_gan.nn.networks import (IMAGE_PIXELS, infogan_d_head, infogan_generator,
                                  infogan_q_head, infogan_trunk)
 from programs.gan import GanConfig
 
@@ -49,9 +50,10 @@ class InfoGanConfig(GanConfig):
     q_step: str = setting("d", "which step trains Q's head: d, with D's optimiser and learning "
                                "rate, as the official InfoGAN code does; g, with G's", OPTIMISER,
                           choices=("d", "g"))
-    categories: int = setting(latent.CATEGORIES, "values of the categorical code c1 (the paper's 10); above "
-                                  "10, evaluation also maps each code to its majority digit "
-                                  "(many-to-one accuracy)", OPTIMISER, AT_LEAST_TWO)
+    categories: int = setting(latent.CATEGORIES, "values of the categorical code c1 (the "
+                                                 "paper's 10); above 10, evaluation also maps "
+                                                 "each code to its majority digit (many-to-one "
+                                                 "accuracy)", OPTIMISER, AT_LEAST_TWO)
     leaky_slope: float = setting(0.1, "leaky ReLU slope in D's trunk and Q's head (0.1 is the "
                                       "paper's; the official InfoGAN code uses 0.01)", OPTIMISER,
                                  UNIT_INTERVAL)

@@ -15,7 +15,8 @@ from pathlib import Path
 def _one_share_of_the_cores_per_worker() -> None:
     """Under pytest-xdist, pin each worker (and the processes it starts) to its own share of
     the cores, before any math library starts its threads: otherwise every worker runs as many
-    threads as there are cores, and they spin waiting for each other."""
+    threads as there are cores, and they spin waiting for each other. Measured to pay off:
+    BENCHMARKS.md, "Test workers pinned to a core each"."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if not worker.isdigit() or workers < 2 or not hasattr(os, "sched_setaffinity"):

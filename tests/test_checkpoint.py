@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import checkpoint
+from paddle_gan.training import checkpoint
 from paddle_gan.cli import UserError
 
 

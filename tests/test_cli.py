@@ -158,7 +158,7 @@ def test_evaluate_agrees_with_the_runs_own_evaluation(infogan_run, infogan_evalu
 
 @pytest.mark.slow
 def test_markdown_table_marks_each_codes_match(infogan_evaluation):
-    from paddle_gan.scoring import markdown
+    from paddle_gan.evaluation.scoring import markdown
 
     result = infogan_evaluation
     table = markdown(json.loads(json.dumps(result)))  # what --format md prints, from the JSON
@@ -273,7 +273,7 @@ def saved_state(kind: str = "infogan", **run: object) -> dict:
 def resumed(args, state: dict, where: str):
     """The (model, run) settings train.py resumes with from a checkpoint's ``state``."""
     import train
-    from paddle_gan.checkpoint import Checkpoint
+    from paddle_gan.training.checkpoint import Checkpoint
 
     return train.settings(args, Checkpoint(Path(where), state))
 

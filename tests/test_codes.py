@@ -11,9 +11,10 @@ import pytest
 from scipy import ndimage
 
 import programs
-from paddle_gan import latent, losses
+from paddle_gan import latent
+from paddle_gan.nn import losses
 from paddle_gan.cli import UserError
-from paddle_gan.warp import DEGREES, SCALE, SHIFT, random_affine, warp
+from paddle_gan.nn.warp import DEGREES, SCALE, SHIFT, random_affine, warp
 from test_infogan import reference_d
 
 BATCH = 8

@@ -63,7 +63,7 @@ def test_missing_visualdl_is_a_one_line_error(tmp_path, monkeypatch):
     import builtins
 
     from paddle_gan.cli import UserError
-    from paddle_gan.dashboard import VisualDL
+    from paddle_gan.training.dashboard import VisualDL
 
     real_import = builtins.__import__
 

@@ -8,10 +8,10 @@ import paddle
 import pytest
 
 from conftest import write_mnist
-from paddle_gan import evaluator as evaluator_module
+from paddle_gan.evaluation import evaluator as evaluator_module
 from paddle_gan.data import load_dataset
-from paddle_gan.evaluator import load_or_train
-from paddle_gan.metrics import (FeatureStats, categorical_accuracy, code_information,
+from paddle_gan.evaluation.evaluator import load_or_train
+from paddle_gan.evaluation.metrics import (FeatureStats, categorical_accuracy, code_information,
                                 frechet_distance, histogram_entropy, inception_score_log, purity)
 
 
@@ -86,7 +86,7 @@ def test_histogram_entropy_and_purity_on_synthetic_labels():
 def test_more_codes_than_digits_one_to_one_and_many_to_one():
     """20 codes, each digit split over two of them: one-to-one matching can credit only one
     code per digit, reading each code as its majority digit credits both."""
-    from paddle_gan.metrics import hungarian_accuracy, many_to_one_accuracy
+    from paddle_gan.evaluation.metrics import hungarian_accuracy, many_to_one_accuracy
 
     labels = np.repeat(np.arange(10), 20)
     codes = labels * 2 + np.tile(np.repeat([0, 1], 10), 10)  # digit d -> codes 2d and 2d + 1
@@ -100,7 +100,7 @@ def test_more_codes_than_digits_one_to_one_and_many_to_one():
 
 
 def test_counts_refuse_ids_out_of_range_instead_of_wrapping():
-    from paddle_gan.metrics import code_label_counts, hungarian_accuracy
+    from paddle_gan.evaluation.metrics import code_label_counts, hungarian_accuracy
 
     with pytest.raises(ValueError, match="codes must be in 0..9"):
         code_label_counts(np.array([0, -1]), np.array([0, 1]))
@@ -191,7 +191,7 @@ def test_a_damaged_evaluator_cache_is_retrained_not_a_traceback(small_mnist, tmp
 @pytest.mark.slow
 def test_evaluation_is_deterministic_for_a_seed_and_has_every_metric(small_mnist, tmp_path):
     import programs
-    from paddle_gan.scoring import evaluate
+    from paddle_gan.evaluation.scoring import evaluate
 
     train, test = small_mnist
     evaluator = load_or_train(*train, *test, tmp_path / "cache", paddle.CPUPlace(), epochs=1)

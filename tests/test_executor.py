@@ -11,10 +11,10 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import paddle_api
-from paddle_gan.networks import IMAGE_PIXELS
-from paddle_gan.session import Session
-from paddle_gan.trainer import iteration
+from paddle_gan.static import paddle_api
+from paddle_gan.nn.networks import IMAGE_PIXELS
+from paddle_gan.static.session import Session
+from paddle_gan.training.trainer import iteration
 
 SERIAL = "FLAGS_new_executor_serial_run"
 GC_BATCH = "FLAGS_eager_delete_tensor_gb"

@@ -8,11 +8,12 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import latent, losses
-from paddle_gan.graph import new_step
-from paddle_gan.metrics import code_label_counts, hungarian_accuracy
-from paddle_gan.networks import infogan_generator, infogan_trunk
-from paddle_gan.trainer import iteration
+from paddle_gan import latent
+from paddle_gan.nn import losses
+from paddle_gan.static.graph import new_step
+from paddle_gan.evaluation.metrics import code_label_counts, hungarian_accuracy
+from paddle_gan.nn.networks import infogan_generator, infogan_trunk
+from paddle_gan.training.trainer import iteration
 from programs.infogan import information, total
 
 BATCH = 8

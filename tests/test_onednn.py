@@ -8,10 +8,11 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import latent, onednn
-from paddle_gan.graph import new_step
-from paddle_gan.networks import infogan_trunk
-from paddle_gan.session import Session
+from paddle_gan import latent
+from paddle_gan.static import onednn
+from paddle_gan.static.graph import new_step
+from paddle_gan.nn.networks import infogan_trunk
+from paddle_gan.static.session import Session
 
 BATCH = 16
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from conftest import ROOT
 from paddle_gan.runtime import EXECUTOR_FLAGS
 
 # Allocates 8 MB, frees it, and prints from glibc's mallinfo2: how many more regions were
@@ -21,7 +22,7 @@ if sys.argv[1] == "configure":
     from paddle_gan import runtime
     runtime.configure()
 elif sys.argv[1] == "import":
-    import paddle_gan, paddle_gan.runtime, paddle_gan.data, paddle_gan.trainer, programs
+    import paddle_gan, paddle_gan.runtime, paddle_gan.data, paddle_gan.training.trainer, programs
 import numpy as np
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -53,15 +54,10 @@ print(json.dumps({"environ": dict(os.environ), "flags": paddle.get_flags(flags),
                   "dynamic": paddle.in_dynamic_mode(), "backend": matplotlib.get_backend()}))
 """ % list(EXECUTOR_FLAGS)
 
-EVERY_MODULE = ["paddle_gan", "paddle_gan.runtime", "paddle_gan.cli", "paddle_gan.config",
-                "paddle_gan.data", "paddle_gan.layers", "paddle_gan.networks", "paddle_gan.losses",
-                "paddle_gan.latent", "paddle_gan.warp", "paddle_gan.graph", "paddle_gan.session",
-                "paddle_gan.onednn", "paddle_gan.paddle_api", "paddle_gan.checkpoint",
-                "paddle_gan.rundir",
-                "paddle_gan.restarts", "paddle_gan.device", "paddle_gan.metrics",
-                "paddle_gan.scoring", "paddle_gan.evaluator", "paddle_gan.export",
-                "paddle_gan.trainer", "paddle_gan.run", "paddle_gan.dashboard", "paddle_gan.grids",
-                "paddle_gan.plots", "programs", "programs.gan", "programs.infogan"]
+# every module of the package and of programs/, by its import name
+EVERY_MODULE = sorted(str(path.relative_to(ROOT).with_suffix("")).replace("/", ".")
+                      .removesuffix(".__init__")
+                      for path in [*ROOT.glob("paddle_gan/**/*.py"), *ROOT.glob("programs/*.py")])
 
 
 def clean_environ(**env: str) -> dict[str, str]:

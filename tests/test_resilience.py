@@ -16,12 +16,12 @@ import pytest
 
 import programs
 from conftest import ROOT, write_mnist
-from paddle_gan import checkpoint, rundir
-from paddle_gan.rundir import RunDir
+from paddle_gan.training import checkpoint, rundir
+from paddle_gan.training.rundir import RunDir
 from paddle_gan.cli import UserError
 from paddle_gan.data import Batches
 from paddle_gan.config import RunConfig
-from paddle_gan.trainer import Trainer
+from paddle_gan.training.trainer import Trainer
 from conftest import cli, ok, one_line_error
 
 TINY = ["--no-verify", "--batch-size", "16", "--log-every", "1", "--sample-every", "1000",

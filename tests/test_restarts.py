@@ -13,9 +13,9 @@ import pytest
 
 import programs
 from conftest import ROOT, cli, ok, one_line_error, write_mnist
-from paddle_gan import checkpoint
+from paddle_gan.training import checkpoint
 from paddle_gan.data import load_dataset
-from paddle_gan.rundir import RunDir
+from paddle_gan.training.rundir import RunDir
 from test_resilience import TINY, assert_same_run, losses
 
 RESTARTS = ["--model", "infogan", "--restarts", "2", "--restart-steps", "4", "--max-steps", "8",

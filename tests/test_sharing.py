@@ -1,6 +1,6 @@
 """The point of the design: separate Programs share each parameter by name, exactly once.
 
-Each check here fails on a naive Paddle 3.x port (see paddle_gan/layers.py): auto-named layers
+Each check here fails on a naive Paddle 3.x port (see paddle_gan/static/layers.py): auto-named layers
 give D(real) and D(fake) different weights, and a name created twice gets two Adam updates.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan.session import Session
+from paddle_gan.static.session import Session
 
 EXPECTED_GAN_PARAMS = {
     "D_fc1.w": (784, 256), "D_fc1.b": (256,), "D_fc2.w": (256, 1), "D_fc2.b": (1,),

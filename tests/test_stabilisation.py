@@ -6,11 +6,12 @@ import paddle
 import pytest
 
 import programs
-from paddle_gan import latent, losses
+from paddle_gan import latent
+from paddle_gan.nn import losses
 from paddle_gan.cli import UserError
-from paddle_gan.graph import new_step
-from paddle_gan.networks import mlp_discriminator
-from paddle_gan.session import Session
+from paddle_gan.static.graph import new_step
+from paddle_gan.nn.networks import mlp_discriminator
+from paddle_gan.static.session import Session
 
 
 def run_static(build, feed: dict[str, np.ndarray]) -> list[np.ndarray]:

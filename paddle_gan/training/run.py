@@ -3,7 +3,7 @@ continuation as the run's own checkpoints.
 
 ``train.py`` parses the command line, resolves the settings (:mod:`paddle_gan.config`) and
 hands over to :class:`Run`; everything after that happens here or in the
-:class:`~paddle_gan.trainer.Trainer` it makes for the run and for each trial.
+:class:`~paddle_gan.training.trainer.Trainer` it makes for the run and for each trial.
 """
 from __future__ import annotations
 
@@ -16,18 +16,18 @@ from pathlib import Path
 
 import paddle
 
-from paddle_gan import checkpoint, restarts
-from paddle_gan.checkpoint import Checkpoint
+from paddle_gan.training import checkpoint, restarts
+from paddle_gan.training.checkpoint import Checkpoint
 from paddle_gan.cli import UserError
 from paddle_gan.config import RunConfig
-from paddle_gan.dashboard import VisualDL
+from paddle_gan.training.dashboard import VisualDL
 from paddle_gan.data import Batches, load_dataset
 from paddle_gan.device import set_cpu_threads
-from paddle_gan.graph import ModelPrograms
-from paddle_gan.metrics import categorical_accuracy
-from paddle_gan.rundir import RunDir
-from paddle_gan.session import Session
-from paddle_gan.trainer import Trainer, total_steps
+from paddle_gan.static.graph import ModelPrograms
+from paddle_gan.evaluation.metrics import categorical_accuracy
+from paddle_gan.training.rundir import RunDir
+from paddle_gan.static.session import Session
+from paddle_gan.training.trainer import Trainer, total_steps
 
 
 class Run:
@@ -90,7 +90,8 @@ class Run:
         """Train to the end, from ``start`` (the newest checkpoint of a resumed run) or anew.
 
         A run with --restarts and no checkpoint of its own first trains (or finishes) every
-        trial, each resuming from its own directory, and continues the chosen one; a signal stops it after saving, with a line that says how to resume."""
+        trial, each resuming from its own directory, and continues the chosen one; a signal
+        stops it after saving, with a line that says how to resume."""
         if self.settings.restarts > 1 and not self.directory.has_checkpoint():
             start = self._trials()
             if start is None:

@@ -2,7 +2,7 @@
 
 A model is a handful of separate Programs (D step, G step, inference, ...) built against one
 startup Program. They never pass tensors to each other: they share parameters only by global
-name, through the Scope the Executor runs them in (see :mod:`paddle_gan.session`).
+name, through the Scope the Executor runs them in (see :mod:`paddle_gan.static.session`).
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from paddle.base.data_feeder import convert_dtype
 
 from paddle_gan.config import ModelConfig
 from paddle_gan.latent import Codes
-from paddle_gan.layers import Layers
+from paddle_gan.static.layers import Layers
 
 if TYPE_CHECKING:  # the Session runs ProgramSets: a type only, no import cycle
-    from paddle_gan.session import Session
+    from paddle_gan.static.session import Session
 
 LatentSampler = Callable[[np.random.Generator, int], np.ndarray]
 Network = Callable[[Layers, paddle.pir.Value], paddle.pir.Value]

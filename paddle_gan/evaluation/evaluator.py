@@ -20,11 +20,11 @@ import paddle
 import paddle.nn.functional as F
 from tqdm import tqdm
 
-from paddle_gan import onednn
+from paddle_gan.static import onednn
 from paddle_gan.data import CLASSES, DATASETS, IMAGE_PIXELS, IMAGE_SIDE, Batches
-from paddle_gan.graph import ProgramSet, minimize_adam, new_step
-from paddle_gan.layers import Layers
-from paddle_gan.session import Session
+from paddle_gan.static.graph import ProgramSet, minimize_adam, new_step
+from paddle_gan.static.layers import Layers
+from paddle_gan.static.session import Session
 
 CACHE_ENV = "PADDLE_GAN_CACHE"
 FEATURES = 128  # the penultimate layer, used for the Fréchet distance

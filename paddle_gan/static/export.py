@@ -16,8 +16,8 @@ import paddle.nn.functional as F
 
 from paddle_gan.cli import UserError
 from paddle_gan.device import current_cpu_threads, reapply_cpu_threads
-from paddle_gan.layers import Initializer, Layers, add_channel_bias
-from paddle_gan.session import Session
+from paddle_gan.static.layers import Initializer, Layers, add_channel_bias
+from paddle_gan.static.session import Session
 
 PREFIX, META = "generator", "model.json"
 

@@ -47,7 +47,7 @@ def feed(executor: paddle.static.Executor, prepared: tuple, values: dict[str, np
 
 
 def load_onednn_dialect() -> None:
-    """Register Paddle's ``onednn_op`` dialect, which :mod:`paddle_gan.onednn` rewrites
+    """Register Paddle's ``onednn_op`` dialect, which :mod:`paddle_gan.static.onednn` rewrites
     convolutions into. Paddle registers it only when it first lowers a Program with
     ``FLAGS_use_mkldnn`` on (3.3.1 has no Python call for it), so lower a 2x2 Program once
     that way and restore the flag. Called once, by :func:`paddle_gan.runtime.configure`."""
@@ -66,7 +66,7 @@ def load_onednn_dialect() -> None:
 
 
 def onednn_rewrites() -> bool:
-    """Whether :mod:`paddle_gan.onednn` can rewrite this process's Programs: a oneDNN build,
+    """Whether :mod:`paddle_gan.static.onednn` can rewrite this process's Programs: a oneDNN build,
     Paddle's DRR pattern API (3.3.1) and PIR switched on (not on 2.6.2)."""
     return (paddle.base.core.is_compiled_with_mkldnn()
             and hasattr(paddle.pir, "DrrPatternContext") and paddle.framework.use_pir_api())

@@ -1,13 +1,14 @@
 """A run's output directory: every path and file name in it, and the lock of its one writer.
 
-Layout (``RunDir`` names each entry; a checkpoint's own files are :mod:`paddle_gan.checkpoint`'s;
-``python -m paddle_gan.plots`` reads metrics.jsonl and config.json without importing Paddle)::
+Layout (``RunDir`` names each entry; a checkpoint's own files are
+:mod:`paddle_gan.training.checkpoint`'s; ``python -m paddle_gan.plots`` reads metrics.jsonl and
+config.json without importing Paddle)::
 
     <run>/config.json          the settings it last trained with
     <run>/metrics.jsonl        logged losses, one row per --log-every steps
     <run>/eval.jsonl           InfoGAN: the evaluation of each checkpoint
     <run>/samples/step_*.png   fixed-noise sample grids
-    <run>/checkpoints/         step_*/ and latest (paddle_gan.checkpoint)
+    <run>/checkpoints/         step_*/ and latest (paddle_gan.training.checkpoint)
     <run>/loss_curve.png, li_curve.png
     <run>/restarts/trial_<i>/  each --restarts trial, a run directory of its own
     <run>/restarts/selection.json   every trial's score and the one continued
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from paddle_gan import checkpoint
+from paddle_gan.training import checkpoint
 from paddle_gan.cli import UserError
 
 RUNS = Path("output")  # where runs go unless --output says otherwise: output/<model>

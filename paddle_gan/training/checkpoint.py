@@ -26,7 +26,7 @@ import numpy as np
 import paddle
 
 from paddle_gan.cli import UserError
-from paddle_gan.session import Session
+from paddle_gan.static.session import Session
 
 FORMAT = 1
 PARAMS_FILE, OPT_FILE, STATE_FILE, LATEST = "model.pdparams", "model.pdopt", "state.json", "latest"

@@ -2,7 +2,7 @@
 checkpoint).
 
 Scores come from a classifier trained on the generators' own training set (cached, see
-:mod:`paddle_gan.evaluator`), never from Inception-v3. Keys are named for that dataset:
+:mod:`paddle_gan.evaluation.evaluator`), never from Inception-v3. Keys are named for that dataset:
 ``mnist_*`` for MNIST, ``fashion_mnist_*`` for Fashion-MNIST (read from the checkpoint):
 
 - ``mnist_is_log``: mean KL(p(y|x) || p(y)) over all N generated samples at once, in nats
@@ -27,11 +27,12 @@ import numpy as np
 from paddle_gan import latent
 from paddle_gan.cli import UserError
 from paddle_gan.data import DATASETS
-from paddle_gan.evaluator import FEATURES, Evaluator
-from paddle_gan.graph import Latent
-from paddle_gan.metrics import (CLASSES, FeatureStats, categorical_accuracy, frechet_distance,
-                                histogram_entropy, inception_score_log, purity)
-from paddle_gan.session import Session
+from paddle_gan.evaluation.evaluator import FEATURES, Evaluator
+from paddle_gan.static.graph import Latent
+from paddle_gan.evaluation.metrics import (CLASSES, FeatureStats, categorical_accuracy,
+                                           frechet_distance, histogram_entropy,
+                                           inception_score_log, purity)
+from paddle_gan.static.session import Session
 
 Generator = Callable[[np.ndarray], np.ndarray]  # z -> images
 

@@ -1,7 +1,8 @@
 """The training loop shared by every model: alternate the D-step and G-step Programs.
 
 Programs built and a Session to run them (by the caller) in, results out to a run directory
-(:class:`paddle_gan.rundir.RunDir`): its config, logs, sample grids, checkpoints and curves.
+(:class:`paddle_gan.training.rundir.RunDir`): its config, logs, sample grids, checkpoints and
+curves.
 """
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from typing import Callable, Iterator, TextIO
 import numpy as np
 from tqdm import tqdm
 
-from paddle_gan import checkpoint, plots
+from paddle_gan import plots
+from paddle_gan.training import checkpoint
 from paddle_gan.cli import UserError
 from paddle_gan.config import RunConfig
-from paddle_gan.dashboard import VisualDL
+from paddle_gan.training.dashboard import VisualDL
 from paddle_gan.data import Batches
 from paddle_gan.grids import save_grid
-from paddle_gan.rundir import RunDir
-from paddle_gan.session import Session
+from paddle_gan.training.rundir import RunDir
+from paddle_gan.static.session import Session
 
 SAMPLE_GRID = 8  # fixed-noise grids are SAMPLE_GRID x SAMPLE_GRID
 
@@ -83,9 +85,9 @@ class Trainer:
     ``logged`` fetches every ``log_every`` steps, saves checkpoints and sample grids.
 
     ``seed`` seeds the noise (and, through the caller, the Session and the data order);
-    ``trial`` is recorded in each checkpoint: the --restarts trial whose seed it trains with. ``evaluate``, if given, runs
-    at every checkpoint and its numbers go to ``eval.jsonl``; ``dashboard``, if given, gets the
-    logged values, evaluations and sample grids too.
+    ``trial`` is recorded in each checkpoint: the --restarts trial whose seed it trains with.
+    ``evaluate``, if given, runs at every checkpoint and its numbers go to ``eval.jsonl``;
+    ``dashboard``, if given, gets the logged values, evaluations and sample grids too.
     """
 
     def __init__(self, session: Session, batches: Batches, settings: RunConfig,
@@ -188,7 +190,8 @@ class Trainer:
         start_time, start_step = self._window
         now = time.perf_counter()
         row = {"step": self.step, "epoch": epoch, **values,
-               "samples_per_s": (self.step - start_step) * self.settings.batch_size / (now - start_time)}
+               "samples_per_s": ((self.step - start_step) * self.settings.batch_size
+                                 / (now - start_time))}
         log.write(json.dumps(row) + "\n")
         log.flush()
         if self.dashboard is not None:

@@ -1,4 +1,4 @@
-"""The article's networks, written against :class:`~paddle_gan.layers.Layers`.
+"""The article's networks, written against :class:`~paddle_gan.static.layers.Layers`.
 
 Each function reads top to bottom like the architecture table it implements; calling it twice
 in one Program reuses the same weights, because :class:`Layers` creates each name once.
@@ -10,7 +10,7 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_gan.data import IMAGE_PIXELS, IMAGE_SIDE
-from paddle_gan.layers import Layers
+from paddle_gan.static.layers import Layers
 
 MLP_Z_DIM = 100
 

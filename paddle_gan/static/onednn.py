@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import paddle
 
-from paddle_gan import paddle_api
-from paddle_gan.graph import ProgramSet
+from paddle_gan.static import paddle_api
+from paddle_gan.static.graph import ProgramSet
 
 _ATTRS = ("strides", "paddings", "padding_algorithm", "dilations", "groups", "data_format")
 _REWRITTEN = ("pd_op.conv2d", "pd_op.conv2d_grad")

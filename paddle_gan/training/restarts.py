@@ -5,8 +5,8 @@ varies from seed to seed, and Q gives a hint without labels: its mutual informat
 c1 and unlabelled real images, H(mean posterior) - mean H(posterior), is lower where codes
 share digits. How early that hint ranks runs by their final accuracy is measured, on few
 seeds, in BENCHMARKS.md. Each trial is a run directory of its own
-(:meth:`paddle_gan.rundir.RunDir.trial`); ``selection.json`` records every trial's score and
-the one continued. The chosen trial's final checkpoint is where the run's own checkpoints
+(:meth:`paddle_gan.training.rundir.RunDir.trial`); ``selection.json`` records every trial's
+score and the one continued. The chosen trial's final checkpoint is where the run's own checkpoints
 continue from. Trial 0 uses the run's seed, so with ``--restarts 1`` nothing changes.
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 
-from paddle_gan.metrics import code_information
-from paddle_gan.rundir import RunDir
-from paddle_gan.session import Session
+from paddle_gan.evaluation.metrics import code_information
+from paddle_gan.training.rundir import RunDir
+from paddle_gan.static.session import Session
 
 SELECTION_IMAGES = 10000  # the first training images, unlabelled, that score each trial
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import paddle
 
-from paddle_gan import paddle_api
-from paddle_gan.graph import ProgramSet, Step
+from paddle_gan.static import paddle_api
+from paddle_gan.static.graph import ProgramSet, Step
 
 class Session:
     """Runs a set of Programs (a GAN's, or the evaluator's) on one device against one Scope.

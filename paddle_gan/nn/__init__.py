@@ -1,0 +1,3 @@
+"""The papers' networks, losses and image warps, written against static.Layers.
+
+Imports static/ and the top-level modules."""
