@@ -1,14 +1,14 @@
 """Run a Program's convolutions with oneDNN on the CPU, and nothing else.
 
 Paddle's native CPU conv2d (an im2col and a small GEMM per sample) ran InfoGAN's 4x4 stride-2
-convolutions several times slower than oneDNN's (BENCHMARKS.md). Paddle 3.x offers oneDNN
-only for a whole process (``FLAGS_use_mkldnn``), and that breaks training here: its
-transposed convolution refuses training mode and its matmul_grad crashes when one of the two
-gradients is not wanted. Per-op attributes are ignored by the PIR lowering, and the ``onednn_placement_pass``
+convolutions several times slower than oneDNN's (BENCHMARKS.md). Paddle 3.x offers oneDNN only
+for a whole process (``FLAGS_use_mkldnn``), and that breaks training here: its transposed
+convolution refuses training mode and its matmul_grad crashes when one of the two gradients is
+not wanted. Per-op attributes are ignored by the PIR lowering, and the ``onednn_placement_pass``
 moves every supported op and forces inference mode. What works is a pattern-rewrite pass
-(Paddle's DRR, from Python) that swaps ``pd_op.conv2d``/``conv2d_grad`` for their
-``onednn_op`` twins in training mode; the executor inserts the layout conversions native
-consumers need. The legacy IR (Paddle 2.6) has no such pass and keeps native kernels.
+(Paddle's DRR, from Python) that swaps ``pd_op.conv2d``/``conv2d_grad`` for their ``onednn_op``
+twins in training mode; the executor inserts the layout conversions native consumers need. The
+legacy IR (Paddle 2.6) has no such pass and keeps native kernels.
 """
 from __future__ import annotations
 
