@@ -28,7 +28,7 @@ import paddle  # noqa: E402
 
 from paddle_gan import config  # noqa: E402
 from paddle_gan.cli import HelpFormatter, UserError, run_cli  # noqa: E402
-from paddle_gan.data import Batches  # noqa: E402
+from paddle_gan.data import IMAGE_SIDE, Batches  # noqa: E402
 from paddle_gan.device import add_device_argument, select_place, set_cpu_threads  # noqa: E402
 from paddle_gan.static.export import ExportedGenerator, export  # noqa: E402
 from paddle_gan.static.session import Session  # noqa: E402
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         def one(fetch: bool) -> None:
             session.run("infer", {"z": z}, ("images",) if fetch else ())
     else:
-        images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
+        images = rng.integers(0, 256, (60000, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
         data = stream(Batches(images, args.batch_size, seed=0))
 
         def one(fetch: bool) -> None:

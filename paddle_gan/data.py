@@ -48,11 +48,10 @@ def _idx_files(train_images: str, train_labels: str, test_images: str,
     """MNIST's four file names and shapes, with a dataset's SHA-256 digests."""
     return {
         ("train", "images"): IdxFile("train-images-idx3-ubyte", IMAGE_MAGIC,
-                                     (60000, IMAGE_SIDE, IMAGE_SIDE),
-                                     train_images),
+                                     (60000, IMAGE_SIDE, IMAGE_SIDE), train_images),
         ("train", "labels"): IdxFile("train-labels-idx1-ubyte", LABEL_MAGIC, (60000,), train_labels),
-        ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC, (10000, IMAGE_SIDE, IMAGE_SIDE),
-                                    test_images),
+        ("test", "images"): IdxFile("t10k-images-idx3-ubyte", IMAGE_MAGIC,
+                                    (10000, IMAGE_SIDE, IMAGE_SIDE), test_images),
         ("test", "labels"): IdxFile("t10k-labels-idx1-ubyte", LABEL_MAGIC, (10000,), test_labels)}
 
 

@@ -88,7 +88,7 @@ class Codes:
 
 
 def add_truncation_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--truncation``, as infer.py and evaluate.py take it (checked by :func:`check_truncation`)."""
+    """``--truncation``, as infer.py and evaluate.py take it (see :func:`check_truncation`)."""
     parser.add_argument("--truncation", type=float, default=1.0,
                         help="redraw noise components with |z| above this (the truncation "
                              "trick: more typical, less varied samples; noise is U(-1, 1), so "

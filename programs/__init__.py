@@ -88,7 +88,8 @@ def build(model_config: ModelConfig, onednn_convolutions: bool = False) -> Model
     return model
 
 
-def build_for(model_config: ModelConfig, place: paddle.CPUPlace | paddle.CUDAPlace) -> ModelPrograms:
+def build_for(model_config: ModelConfig,
+              place: paddle.CPUPlace | paddle.CUDAPlace) -> ModelPrograms:
     """The model built for ``place``: oneDNN convolutions on the CPU."""
     return build(model_config, onednn_convolutions=isinstance(place, paddle.CPUPlace))
 

@@ -75,6 +75,9 @@ class InfoGanConfig(GanConfig):
         if real_image_terms and self.q_step != "d":
             raise UserError("--lambda-real-mi and --lambda-consistency train Q on real images "
                             "in the D step: use them with --q-step d")
+        if self.lambda_warped_fakes > 0 and self.lambda_cat == 0 and self.lambda_cont == 0:
+            raise UserError("--lambda-warped-fakes weights L_I on warped fakes, and with "
+                            "--lambda-cat 0 --lambda-cont 0 there is none: give one of them")
 
 
 Config = InfoGanConfig
@@ -183,15 +186,12 @@ def real_image_terms(layers: Layers, real: Value, real_features: Value, theta: V
 
 def warped_fake_terms(layers: Layers, fake: Value, z: Value, theta: Value,
                       config: InfoGanConfig) -> tuple[Terms, Terms]:
-    """-L_I on the generated batch warped by ``theta``: c1 must survive the warps."""
+    """-L_I on the generated batch warped by ``theta``: c1 must survive the warps. (A config
+    with this term has a code lambda above 0, so there is an L_I to warp.)"""
     info, info_logged = information(layers, trunk(layers, warp(fake, theta), config), z, config,
                                     observe=False)
-    terms = {}
-    if info:
-        terms["warped_fakes"] = config.lambda_warped_fakes * total(info)
-    logged = {}
-    if "li_cat" in info_logged:
-        logged["warped_li_cat"] = info_logged["li_cat"]
+    terms = {"warped_fakes": config.lambda_warped_fakes * total(info)}
+    logged = {"warped_li_cat": info_logged["li_cat"]}
     return terms, logged
 
 
@@ -266,13 +266,13 @@ def build(config: InfoGanConfig) -> ModelPrograms:
 
     with new_step(startup, update_stats=d_nets, spectral_norm=sn,
                   second_order=config.r1_gamma > 0) as d_step:
-        d_loss, d_logged = d_step_loss(d_step, config)
-        minimize_adam(d_step, d_loss, d_nets, config.lr_d, config.beta1)
+        d_total, d_logged = d_step_loss(d_step, config)
+        minimize_adam(d_step, d_total, d_nets, config.lr_d, config.beta1)
         d_step.fetches.update(d_logged)
 
     with new_step(startup, update_stats=g_nets, spectral_norm=sn) as g_step:
-        g_loss, g_logged = g_step_loss(g_step, config)
-        minimize_adam(g_step, g_loss, g_nets, config.lr_g, config.beta1)
+        g_total, g_logged = g_step_loss(g_step, config)
+        minimize_adam(g_step, g_total, g_nets, config.lr_g, config.beta1)
         g_step.fetches.update(g_logged)
 
     with new_step(startup, training=False) as infer:

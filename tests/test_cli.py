@@ -121,6 +121,7 @@ def infogan_evaluation(infogan_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("infogan_run")  # one worker trains the run they share
 def test_infogan_logs_l_i_and_evaluates_each_checkpoint(infogan_run):
     run, evals = infogan_run["run"], infogan_run["evals"]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -133,6 +134,7 @@ def test_infogan_logs_l_i_and_evaluates_each_checkpoint(infogan_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("infogan_run")  # one worker trains the run they share
 def test_infer_draws_infogans_grids(infogan_run):
     run = infogan_run["run"]
     infer = ok(cli("infer.py", "--checkpoint", str(run), "--seed", "1"))
@@ -142,6 +144,7 @@ def test_infer_draws_infogans_grids(infogan_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("infogan_run")  # one worker trains the run they share
 def test_evaluate_agrees_with_the_runs_own_evaluation(infogan_run, infogan_evaluation):
     result, evals = infogan_evaluation, infogan_run["evals"]
     assert result["model"] == "infogan" and result["step"] == 6 and result["samples"] == 40
@@ -157,6 +160,7 @@ def test_evaluate_agrees_with_the_runs_own_evaluation(infogan_run, infogan_evalu
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("infogan_run")  # one worker trains the run they share
 def test_markdown_table_marks_each_codes_match(infogan_evaluation):
     from paddle_gan.evaluation.scoring import markdown
 
@@ -173,6 +177,7 @@ def test_markdown_table_marks_each_codes_match(infogan_evaluation):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("infogan_run")  # one worker trains the run they share
 def test_li_plot_draws_a_run_beside_its_baseline(infogan_run, tmp_path):
     figure = tmp_path / "li.png"
     ok(cli("-m", "paddle_gan.plots", "li", "--runs", str(infogan_run["run"]),

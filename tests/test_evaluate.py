@@ -11,8 +11,9 @@ from conftest import write_mnist
 from paddle_gan.evaluation import evaluator as evaluator_module
 from paddle_gan.data import load_dataset
 from paddle_gan.evaluation.evaluator import load_or_train
-from paddle_gan.evaluation.metrics import (FeatureStats, categorical_accuracy, code_information,
-                                frechet_distance, histogram_entropy, inception_score_log, purity)
+from paddle_gan.evaluation.metrics import (FeatureStats, categorical_accuracy,
+                                           code_information, frechet_distance,
+                                           histogram_entropy, inception_score_log, purity)
 
 
 def test_inception_score_of_hand_made_tables():

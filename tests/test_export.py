@@ -9,7 +9,7 @@ import pytest
 import programs
 from paddle_gan.device import current_cpu_threads, set_cpu_threads
 from paddle_gan.static.export import (DeployLayers, ExportedGenerator, export, subpixel_reach,
-                               subpixel_weight)
+                                      subpixel_weight)
 
 
 def train_steps(session, rng: np.random.Generator, steps: int) -> None:

@@ -115,7 +115,7 @@ def new_step(startup: paddle.static.Program, training: bool = True,
     """
     if paddle.in_dynamic_mode():
         raise RuntimeError("Programs are built in static-graph mode: call "
-                           "paddle_gan.runtime.configure() first (or paddle.enable_static())")
+                           "paddle_gan.runtime.configure() first, before importing Paddle")
     step = Step(paddle.static.Program(), Layers(training, update_stats, spectral_norm, second_order))
     with paddle.static.program_guard(step.program, startup):
         yield step

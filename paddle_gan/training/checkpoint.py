@@ -212,4 +212,5 @@ def restore(session: Session, ckpt: Checkpoint) -> None:
     try:
         session.write(values)
     except ValueError as err:
-        raise UserError(f"{ckpt.path}: {err}; the checkpoint is from a different architecture") from None
+        raise UserError(f"{ckpt.path}: {err}; the checkpoint is from a different "
+                        "architecture") from None
